@@ -1,5 +1,5 @@
-export { LightproofError, isLightproofError } from './errors.js';
+export { ensurePrivateDir, resolveDataDir } from './datadir.js';
+export { isLightproofError, LightproofError } from './errors.js';
 export { toJson } from './json.js';
-export { resolveDataDir, ensurePrivateDir } from './datadir.js';
-export { writeSecretFile, readSecretFile } from './secrets.js';
-export { type Msat, msat, satToMsat, msatToSatCeil } from './money.js';
+export { type Msat, msat, msatToSatCeil, satToMsat } from './money.js';
+export { readSecretFile, writeSecretFile } from './secrets.js';

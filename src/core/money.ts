@@ -14,10 +14,16 @@ export function msat(value: bigint | number | string): Msat {
     throw new LightproofError('LP_BAD_AMOUNT', `'${String(value)}' is not a whole number of millisatoshis.`);
   }
   if (typeof value === 'number' && !Number.isSafeInteger(value)) {
-    throw new LightproofError('LP_BAD_AMOUNT', `${value} is not a safe integer; pass amounts as bigint or string.`);
+    throw new LightproofError(
+      'LP_BAD_AMOUNT',
+      `${value} is not a safe integer; pass amounts as bigint or string.`,
+    );
   }
   if (v < 0n || v > MAX_MSAT) {
-    throw new LightproofError('LP_BAD_AMOUNT', `${v} msat is outside 0..${MAX_MSAT}; amounts must be non-negative.`);
+    throw new LightproofError(
+      'LP_BAD_AMOUNT',
+      `${v} msat is outside 0..${MAX_MSAT}; amounts must be non-negative.`,
+    );
   }
   return v as Msat;
 }

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bech32 } from '@scure/base';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { bech32 } from '@scure/base';
 import { isLightproofError } from '../core/errors.js';
 import { msat } from '../core/money.js';
 import { decodeInvoice, encodeInvoice, MAX_INVOICE_LENGTH } from './bolt11.js';
@@ -31,7 +31,9 @@ interface ValidVector {
   otherPayee?: boolean;
   reencode?: boolean;
 }
-const vectors = JSON.parse(readFileSync(new URL('../../test/vectors/bolt11.json', import.meta.url), 'utf8')) as {
+const vectors = JSON.parse(
+  readFileSync(new URL('../../test/vectors/bolt11.json', import.meta.url), 'utf8'),
+) as {
   privateKey: string;
   payee: string;
   valid: ValidVector[];
@@ -66,7 +68,11 @@ describe('BOLT 11 specification vectors', () => {
       if (v.paymentSecret !== undefined) assert.equal(d.paymentSecret, v.paymentSecret);
       if (v.signature !== undefined) assert.equal(d.signature, v.signature);
       if (v.recoveryId !== undefined) assert.equal(d.recoveryId, v.recoveryId);
-      if (v.fallbacks !== undefined) assert.deepEqual(d.fallbacks.map((f) => f.address), v.fallbacks);
+      if (v.fallbacks !== undefined)
+        assert.deepEqual(
+          d.fallbacks.map((f) => f.address),
+          v.fallbacks,
+        );
       if (v.routeHints !== undefined) assert.deepEqual(d.routeHints, v.routeHints);
       if (v.featureBits !== undefined) assert.deepEqual(d.features.bits, v.featureBits);
       if (v.unknownRequired !== undefined) assert.deepEqual(d.features.unknownRequired, v.unknownRequired);
@@ -139,7 +145,10 @@ describe('BOLT 11 codec with hostile input', () => {
       const c = good[i]!;
       const swapped = alphabet[(alphabet.indexOf(c) + 1) % 32]!;
       const bad = good.slice(0, i) + swapped + good.slice(i + 1);
-      assert.throws(() => decodeInvoice(bad), (e: unknown) => isLightproofError(e) && e.code.startsWith('LP_BOLT11_'));
+      assert.throws(
+        () => decodeInvoice(bad),
+        (e: unknown) => isLightproofError(e) && e.code.startsWith('LP_BOLT11_'),
+      );
     }
   });
 
@@ -171,11 +180,25 @@ describe('BOLT 11 codec with hostile input', () => {
     const words = [0, 0, 0, 0, 0, 0, 0, ...new Array<number>(104).fill(0)];
     expectCode(() => decodeInvoice(bech32.encode('lnbc99999999999', words, false)), 'LP_BOLT11_BAD_AMOUNT');
     expectCode(
-      () => encodeInvoice({ network: 'regtest', amountMsat: null, timestamp: 1, paymentHash: new Uint8Array(31), description: '' }, key),
+      () =>
+        encodeInvoice(
+          {
+            network: 'regtest',
+            amountMsat: null,
+            timestamp: 1,
+            paymentHash: new Uint8Array(31),
+            description: '',
+          },
+          key,
+        ),
       'LP_BOLT11_BAD_FIELD',
     );
     expectCode(
-      () => encodeInvoice({ network: 'regtest', amountMsat: null, timestamp: 1, paymentHash: new Uint8Array(32) }, key),
+      () =>
+        encodeInvoice(
+          { network: 'regtest', amountMsat: null, timestamp: 1, paymentHash: new Uint8Array(32) },
+          key,
+        ),
       'LP_BOLT11_BAD_FIELD',
     );
   });

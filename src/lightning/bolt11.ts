@@ -41,7 +41,7 @@ const MULTIPLIER_MSAT: Record<string, bigint> = { m: 100_000_000n, u: 100_000n, 
 const SIGNATURE_WORDS = 104;
 const TIMESTAMP_WORDS = 7;
 
-const enum Tag {
+enum Tag {
   PaymentHash = 1,
   RouteHint = 3,
   Features = 5,
@@ -168,17 +168,24 @@ function parseAmount(digits: string | undefined, multiplier: string | undefined)
     value = n / 10n;
   } else if (MULTIPLIER_MSAT[multiplier] !== undefined) value = n * MULTIPLIER_MSAT[multiplier];
   else {
-    fail('LP_BOLT11_BAD_AMOUNT', `'${multiplier}' is not an amount multiplier (m, u, n or p); the invoice is invalid.`);
+    fail(
+      'LP_BOLT11_BAD_AMOUNT',
+      `'${multiplier}' is not an amount multiplier (m, u, n or p); the invoice is invalid.`,
+    );
   }
   try {
     return msat(value);
   } catch {
-    return fail('LP_BOLT11_BAD_AMOUNT', `The amount ${digits}${multiplier ?? ''} exceeds the bitcoin supply.`);
+    return fail(
+      'LP_BOLT11_BAD_AMOUNT',
+      `The amount ${digits}${multiplier ?? ''} exceeds the bitcoin supply.`,
+    );
   }
 }
 
 function encodeAmount(amount: Msat): string {
-  if (amount === 0n) fail('LP_BAD_AMOUNT', 'An invoice amount must be positive; omit it for an amountless invoice.');
+  if (amount === 0n)
+    fail('LP_BAD_AMOUNT', 'An invoice amount must be positive; omit it for an amountless invoice.');
   if (amount % MSAT_PER_BTC === 0n) return (amount / MSAT_PER_BTC).toString();
   for (const [m, unit] of Object.entries(MULTIPLIER_MSAT)) {
     if (amount % unit === 0n) return `${amount / unit}${m}`;
@@ -188,8 +195,10 @@ function encodeAmount(amount: Msat): string {
 
 function fallbackAddress(network: Network, version: number, program: Uint8Array): string | null {
   const p = ADDRESS_PARAMS[network];
-  if (version === 17 && program.length === 20) return base58check(sha256).encode(Uint8Array.of(p.p2pkh, ...program));
-  if (version === 18 && program.length === 20) return base58check(sha256).encode(Uint8Array.of(p.p2sh, ...program));
+  if (version === 17 && program.length === 20)
+    return base58check(sha256).encode(Uint8Array.of(p.p2pkh, ...program));
+  if (version === 18 && program.length === 20)
+    return base58check(sha256).encode(Uint8Array.of(p.p2sh, ...program));
   if (version <= 16 && program.length >= 2 && program.length <= 40) {
     const coder = version === 0 ? bech32 : bech32m;
     return coder.encode(p.hrp, [version, ...coder.toWords(program)]);
@@ -226,7 +235,10 @@ function splitHrp(hrp: string): { network: Network; amountMsat: Msat | null } {
   const m = /^ln([a-z]+)(?:(\d+)([a-z])?)?$/.exec(hrp);
   if (!m) {
     if (!hrp.startsWith('ln')) malformed(`it starts with '${hrp.slice(0, 8)}', not 'ln'`);
-    fail('LP_BOLT11_BAD_AMOUNT', `The amount in '${hrp}' is not digits followed by an optional m, u, n or p.`);
+    fail(
+      'LP_BOLT11_BAD_AMOUNT',
+      `The amount in '${hrp}' is not digits followed by an optional m, u, n or p.`,
+    );
   }
   const network = PREFIX_NETWORK[m[1]!];
   if (!network) {
@@ -244,7 +256,10 @@ export function decodeInvoice(input: string): DecodedInvoice {
   let text = input.trim();
   if (/^lightning:/i.test(text)) text = text.slice('lightning:'.length);
   if (text.length > MAX_INVOICE_LENGTH) {
-    fail('LP_BOLT11_TOO_LONG', `The invoice is ${text.length} characters; invoices are at most ${MAX_INVOICE_LENGTH}.`);
+    fail(
+      'LP_BOLT11_TOO_LONG',
+      `The invoice is ${text.length} characters; invoices are at most ${MAX_INVOICE_LENGTH}.`,
+    );
   }
   if (text !== text.toLowerCase() && text !== text.toUpperCase()) {
     malformed('it mixes upper and lower case');
@@ -259,12 +274,18 @@ export function decodeInvoice(input: string): DecodedInvoice {
   try {
     decoded = bech32.decode(text as `${string}1${string}`, false);
   } catch {
-    fail('LP_BOLT11_BAD_CHECKSUM', 'The invoice checksum is wrong: a character was changed or lost. Copy it again.');
+    fail(
+      'LP_BOLT11_BAD_CHECKSUM',
+      'The invoice checksum is wrong: a character was changed or lost. Copy it again.',
+    );
   }
   const { prefix: hrp, words } = decoded;
   const { network, amountMsat } = splitHrp(hrp);
   if (words.length < TIMESTAMP_WORDS + SIGNATURE_WORDS) {
-    fail('LP_BOLT11_TOO_SHORT', 'The invoice is too short to hold a timestamp and a signature; it was cut off.');
+    fail(
+      'LP_BOLT11_TOO_SHORT',
+      'The invoice is too short to hold a timestamp and a signature; it was cut off.',
+    );
   }
   const dataEnd = words.length - SIGNATURE_WORDS;
   const timestamp = wordsToInt(words.slice(0, TIMESTAMP_WORDS));
@@ -319,7 +340,11 @@ export function decodeInvoice(input: string): DecodedInvoice {
         const version = field[0];
         if (version === undefined || version > 18) break; // unknown versions are skipped by the spec
         const program = wordsToBytes(field.slice(1));
-        out.fallbacks.push({ version, program: bytesToHex(program), address: fallbackAddress(network, version, program) });
+        out.fallbacks.push({
+          version,
+          program: bytesToHex(program),
+          address: fallbackAddress(network, version, program),
+        });
         break;
       }
       case Tag.RouteHint:
@@ -351,14 +376,19 @@ export function decodeInvoice(input: string): DecodedInvoice {
     } catch {
       ok = false;
     }
-    if (!ok) fail('LP_BOLT11_BAD_SIGNATURE', 'The invoice signature does not match its payee key; do not pay it.');
+    if (!ok)
+      fail('LP_BOLT11_BAD_SIGNATURE', 'The invoice signature does not match its payee key; do not pay it.');
     payee = out.payee;
   } else {
-    if (recoveryId > 3) fail('LP_BOLT11_BAD_SIGNATURE', `The signature's recovery id ${recoveryId} is not 0 to 3.`);
+    if (recoveryId > 3)
+      fail('LP_BOLT11_BAD_SIGNATURE', `The signature's recovery id ${recoveryId} is not 0 to 3.`);
     try {
       payee = secp256k1.recoverPublicKey(Uint8Array.of(recoveryId, ...compact), digest, { prehash: false });
     } catch {
-      fail('LP_BOLT11_BAD_SIGNATURE', 'The invoice signature is not recoverable to a payee key; do not pay it.');
+      fail(
+        'LP_BOLT11_BAD_SIGNATURE',
+        'The invoice signature is not recoverable to a payee key; do not pay it.',
+      );
     }
   }
 
@@ -378,7 +408,12 @@ export function decodeInvoice(input: string): DecodedInvoice {
     fallbacks: out.fallbacks,
     routeHints: out.routeHints,
     metadata: out.metadata,
-    features: { bits, unknownRequired: bits.filter((b) => b % 2 === 0 && !KNOWN_FEATURES.has(b) && !KNOWN_FEATURES.has(b + 1)) },
+    features: {
+      bits,
+      unknownRequired: bits.filter(
+        (b) => b % 2 === 0 && !KNOWN_FEATURES.has(b) && !KNOWN_FEATURES.has(b + 1),
+      ),
+    },
     signature: bytesToHex(compact),
     recoveryId,
   };
@@ -406,7 +441,8 @@ export interface InvoiceFields {
 }
 
 function tagged(tag: number, data: number[]): number[] {
-  if (data.length > 1023) fail('LP_BOLT11_FIELD_TOO_LONG', `A tagged field of ${data.length} words exceeds 1023.`);
+  if (data.length > 1023)
+    fail('LP_BOLT11_FIELD_TOO_LONG', `A tagged field of ${data.length} words exceeds 1023.`);
   return [tag, data.length >> 5, data.length & 31, ...data];
 }
 
@@ -433,10 +469,17 @@ export function encodeInvoice(fields: InvoiceFields, secretKey: Uint8Array): str
   if (fields.description !== undefined) {
     words.push(...tagged(Tag.Description, bytesToWords(new TextEncoder().encode(fields.description))));
   } else {
-    words.push(...tagged(Tag.DescriptionHash, bytesToWords(expectBytes('descriptionHash', fields.descriptionHash, 32))));
+    words.push(
+      ...tagged(
+        Tag.DescriptionHash,
+        bytesToWords(expectBytes('descriptionHash', fields.descriptionHash, 32)),
+      ),
+    );
   }
   if (fields.paymentSecret !== undefined) {
-    words.push(...tagged(Tag.PaymentSecret, bytesToWords(expectBytes('paymentSecret', fields.paymentSecret, 32))));
+    words.push(
+      ...tagged(Tag.PaymentSecret, bytesToWords(expectBytes('paymentSecret', fields.paymentSecret, 32))),
+    );
   }
   if (fields.expiry !== undefined) words.push(...tagged(Tag.Expiry, intToWords(fields.expiry)));
   if (fields.minFinalCltvExpiry !== undefined) {
@@ -447,7 +490,8 @@ export function encodeInvoice(fields: InvoiceFields, secretKey: Uint8Array): str
   if (fields.featureBits && fields.featureBits.length > 0) {
     const top = Math.max(...fields.featureBits);
     const featureWords = new Array<number>(Math.floor(top / 5) + 1).fill(0);
-    for (const bit of fields.featureBits) featureWords[featureWords.length - 1 - Math.floor(bit / 5)]! |= 1 << bit % 5;
+    for (const bit of fields.featureBits)
+      featureWords[featureWords.length - 1 - Math.floor(bit / 5)]! |= 1 << (bit % 5);
     words.push(...tagged(Tag.Features, featureWords));
   }
   const rec = secp256k1.sign(signingDigest(hrp, words), secretKey, { prehash: false, format: 'recovered' });

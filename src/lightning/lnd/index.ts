@@ -1,0 +1,1 @@
+export { LndNode, type LndOptions } from './client.js';

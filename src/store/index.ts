@@ -1,0 +1,1 @@
+export { type Migration, openSqlite, type SqliteDb } from './sqlite.js';
