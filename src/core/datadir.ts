@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { LightproofError } from './errors.js';
 
 /** Where a command keeps its state: the flag, else LIGHTPROOF_DATA_DIR, else a per-user default. */
@@ -15,7 +15,7 @@ export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.e
 /** Creates DIR (and parents) with mode 0700, or tightens an existing one; refuses a non-directory. */
 export function ensurePrivateDir(dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(resolve(dir));
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
     chmodSync(dir, 0o700);
   } catch (cause) {
@@ -26,4 +26,15 @@ export function ensurePrivateDir(dir: string): string {
     );
   }
   return dir;
+}
+
+/**
+ * mkdir -p one level at a time. Node's recursive mkdir can spin forever on pseudo file systems such
+ * as /proc, where each level fails in a way it retries; here every failure surfaces as an error.
+ */
+function makeDirs(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirs(parent);
+  mkdirSync(dir, { mode: 0o700 });
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { LightproofError } from '../core/errors.js';
 
@@ -24,6 +24,8 @@ export function openSqlite(path: string, migrations: readonly Migration[] = []):
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrate(db, migrations);
+    // Stores hold preimages and credential hashes: readable by the owner only.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
   } catch (cause) {
     if (cause instanceof LightproofError) throw cause;
     const code = (cause as { code?: string }).code ?? '';

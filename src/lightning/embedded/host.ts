@@ -1,10 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { ensurePrivateDir } from '../../core/datadir.js';
 import { LightproofError } from '../../core/errors.js';
 import { type Msat, msat } from '../../core/money.js';
 import { readSecretFile, writeSecretFile } from '../../core/secrets.js';
@@ -59,7 +60,7 @@ export class EmbeddedLightning {
 
   /** Opens the node kept in DIR (creating its key and database on first use). */
   static open(dir: string, options: EmbeddedOptions = {}): EmbeddedLightning {
-    mkdirSync(join(dir, 'accounts'), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(join(dir, 'accounts'));
     const keyPath = join(dir, 'node.key');
     if (!existsSync(keyPath)) writeSecretFile(keyPath, secp256k1.utils.randomSecretKey());
     const key = new Uint8Array(readSecretFile(keyPath));

@@ -178,10 +178,11 @@ export class LndNode implements LightningNode {
 
   /** Streams a payment's updates (first its current state); yields nothing if LND never saw it. */
   private async *track(hash: string, signal: AbortSignal): AsyncGenerator<PaymentStatus> {
-    const path = `/v2/router/track/${Buffer.from(hash, 'hex').toString('base64url')}`;
+    // grpc-gateway decodes path bytes as URL-safe base64 *with* padding; Node omits the '='.
+    const path = `/v2/router/track/${Buffer.from(hash, 'hex').toString('base64url')}=`;
     for await (const line of streamJson(this.target, 'GET', path, undefined, { signal })) {
       const body = line.body as Json;
-      const err = line.status >= 300 ? body : (body.error as Json | undefined);
+      const err = streamError(line.status, body);
       if (err) {
         const e = lndError(line.status, err);
         if (e.kind === 'not-found') return;
@@ -235,7 +236,7 @@ export class LndNode implements LightningNode {
       opts.signal ? { signal: opts.signal } : {},
     )) {
       const json = line.body as Json;
-      const err = line.status >= 300 ? json : (json.error as Json | undefined);
+      const err = streamError(line.status, json);
       if (err) {
         const e: LndError = lndError(line.status, err);
         if (e.kind === 'already-paid' || e.kind === 'in-flight') {
@@ -281,7 +282,7 @@ export class LndNode implements LightningNode {
         signal: opts.signal,
       })) {
         const body = line.body as Json;
-        const err = line.status >= 300 ? body : (body.error as Json | undefined);
+        const err = streamError(line.status, body);
         if (err) throw lndError(line.status, err).error;
         yield toInvoiceStatus((body.result ?? body) as Json);
       }
@@ -291,6 +292,12 @@ export class LndNode implements LightningNode {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A streamed line's error: LND wraps it as {"error": {...}}, on 2xx and 4xx alike. */
+function streamError(status: number, body: Json): Json | undefined {
+  if (body.error && typeof body.error === 'object') return body.error as Json;
+  return status >= 300 ? body : undefined;
 }
 
 const INVOICE_STATES: Record<string, InvoiceState> = {

@@ -20,7 +20,7 @@ export function lndError(status: number, body: unknown): LndError {
       ? 'auth'
       : /already paid|already succeeded/i.test(message)
         ? 'already-paid'
-        : /in transition|in flight|already in progress/i.test(message)
+        : /in transition|in flight|already in progress|payment already exists/i.test(message)
           ? 'in-flight'
           : /unable to locate invoice|no such invoice|not found|isn't initiated|not initiated/i.test(message)
             ? 'not-found'

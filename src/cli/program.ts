@@ -1,0 +1,28 @@
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { registerDecode } from './commands/decode.js';
+import { registerDemo } from './commands/demo.js';
+import { registerNode } from './commands/node.js';
+import { registerRegtest } from './commands/regtest.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('lightproof')
+    .description(
+      'Bitcoin-native money and memory for AI agents: pay over Lightning (L402), prove with OpenTimestamps.',
+    )
+    .version(version)
+    .option(
+      '--data-dir <dir>',
+      'where state is kept (default: $LIGHTPROOF_DATA_DIR, else a per-user directory)',
+    )
+    .showHelpAfterError('(add --help for usage and an example)')
+    .addHelpText('after', '\nExample:\n  $ lightproof demo\n  $ lightproof decode lnbcrt10u1p...');
+  registerDemo(program);
+  registerDecode(program);
+  registerNode(program);
+  registerRegtest(program);
+  return program;
+}

@@ -1,0 +1,13 @@
+/**
+ * A real Lightning network on a private regtest chain, for tests, benchmarks and demos: btcd and
+ * three lnd nodes (alice → bob → carol) on 127.0.0.1, built from source by test/regtest/build-daemons.sh.
+ */
+export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
+export { type RegtestNetwork, type StartRegtestOptions, startRegtestNetwork } from './network.js';
+export {
+  type BtcdInfo,
+  type LndNodeInfo,
+  type NodeName,
+  type RegtestState,
+  readRegtestState,
+} from './state.js';
