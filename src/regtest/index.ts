@@ -3,6 +3,7 @@
  * three lnd nodes (alice → bob → carol) on 127.0.0.1, built from source by test/regtest/build-daemons.sh.
  */
 export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
+export { type DaemonBinaries, locateDaemons } from './daemons.js';
 export { type RegtestNetwork, type StartRegtestOptions, startRegtestNetwork } from './network.js';
 export {
   type BtcdInfo,

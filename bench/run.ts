@@ -1,0 +1,13 @@
+/** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
+import { benchPayments } from './lightning-payments.js';
+
+const suites: Record<string, () => Promise<void>> = { payments: benchPayments };
+const wanted = process.argv.slice(2);
+for (const name of wanted.length ? wanted : Object.keys(suites)) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown benchmark '${name}'; choose from: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  await suite();
+}
