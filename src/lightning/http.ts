@@ -66,18 +66,23 @@ function open(
   });
 }
 
-async function readAll(res: http.IncomingMessage): Promise<string> {
+/** Reads a whole HTTP message, refusing (and dropping) one longer than `max` bytes. */
+export async function readLimited(
+  stream: http.IncomingMessage,
+  max: number,
+  tooLarge: () => LightproofError,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res) {
+  for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      res.destroy();
-      throw new LightproofError('LP_LN_BAD_RESPONSE', `The node's reply exceeded ${MAX_BODY_BYTES} bytes.`);
+    if (size > max) {
+      stream.destroy();
+      throw tooLarge();
     }
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -99,7 +104,13 @@ export async function requestJson(
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<JsonResponse> {
   const res = await open(target, method, path, body, opts.signal, opts.timeoutMs ?? 30_000);
-  const text = await readAll(res);
+  const text = (
+    await readLimited(
+      res,
+      MAX_BODY_BYTES,
+      () => new LightproofError('LP_LN_BAD_RESPONSE', `The node's reply exceeded ${MAX_BODY_BYTES} bytes.`),
+    )
+  ).toString('utf8');
   return { status: res.statusCode ?? 0, body: parseJson(text, `${method} ${path}`) };
 }
 

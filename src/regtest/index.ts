@@ -5,6 +5,8 @@
 export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
 export { type DaemonBinaries, locateDaemons } from './daemons.js';
 export { type RegtestNetwork, type StartRegtestOptions, startRegtestNetwork } from './network.js';
+export { freePorts } from './ports.js';
+export { isDaemonAlive } from './processes.js';
 export {
   type BtcdInfo,
   type LndNodeInfo,

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,7 +15,12 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { msat } from '../../src/core/money.js';
 import { requestJson } from '../../src/lightning/http.js';
 import { LndNode } from '../../src/lightning/index.js';
-import { type LndNodeInfo, type RegtestNetwork, startRegtestNetwork } from '../../src/regtest/index.js';
+import {
+  freePorts,
+  type LndNodeInfo,
+  type RegtestNetwork,
+  startRegtestNetwork,
+} from '../../src/regtest/index.js';
 import { lightningContract } from '../contract/lightning.js';
 
 function client(node: LndNodeInfo): LndNode {
@@ -25,14 +29,6 @@ function client(node: LndNodeInfo): LndNode {
     macaroonPath: node.adminMacaroonPath,
     tlsCertPath: node.tlsCertPath,
   });
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 let network: RegtestNetwork | undefined;
@@ -56,7 +52,7 @@ after(async () => {
 
 lightningContract('lnd client against real LND (alice pays carol through bob)', async () => {
   const net = await sharedNetwork();
-  const port = await closedPort();
+  const port = (await freePorts(1))[0]!;
   return {
     payer: client(net.nodes.alice),
     payee: client(net.nodes.carol),

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { isLightproofError } from '../../src/core/index.js';
 import { type HttpTarget, requestJson, streamJson } from '../../src/lightning/http.js';
 import {
+  isDaemonAlive,
   type LndNodeInfo,
   type RegtestNetwork,
   readRegtestState,
@@ -24,15 +25,6 @@ function target(node: LndNodeInfo): HttpTarget {
     tlsCert: readFileSync(node.tlsCertPath),
     headers: { 'Grpc-Metadata-macaroon': readFileSync(node.adminMacaroonPath).toString('hex') },
   };
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function field(body: unknown, name: string): unknown {
@@ -54,7 +46,8 @@ describe('regtest network alice → bob → carol', { timeout: 20 * 60_000 }, ()
 
   after(async () => {
     await net?.stop();
-    for (const pid of pids) assert.equal(pidExists(pid), false, `pid ${pid} still runs after stop()`);
+    for (const pid of pids)
+      assert.equal(isDaemonAlive(pid, dir), false, `pid ${pid} still runs after stop()`);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -124,7 +117,7 @@ describe('regtest network alice → bob → carol', { timeout: 20 * 60_000 }, ()
 
   test('stopRegtestNetwork stops every daemon and removes state.json', async () => {
     await stopRegtestNetwork(dir);
-    for (const pid of pids) assert.equal(pidExists(pid), false, `pid ${pid} still runs`);
+    for (const pid of pids) assert.equal(isDaemonAlive(pid, dir), false, `pid ${pid} still runs`);
     assert.equal(existsSync(join(dir, 'state.json')), false);
     assert.throws(
       () => readRegtestState(dir),

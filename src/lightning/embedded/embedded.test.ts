@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { lightningContract } from '../../../test/contract/lightning.js';
 import { isLightproofError } from '../../core/errors.js';
 import { msat } from '../../core/money.js';
+import { freePorts } from '../../regtest/index.js';
 import { LndNode } from '../lnd/index.js';
 import { EmbeddedLightning } from './host.js';
 import { EmbeddedRestServer } from './rest.js';
@@ -23,14 +23,6 @@ function openFunded(dir: string): EmbeddedLightning {
   host.ensureAccount('payee');
   host.deposit('payer', msat(10_000_000n));
   return host;
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 lightningContract('embedded, in process', async () => {
@@ -51,7 +43,7 @@ lightningContract('lnd client against `lightproof node` (embedded over LND REST)
   const host = openFunded(dir);
   const server = new EmbeddedRestServer(host);
   const url = await server.listen('127.0.0.1', 0);
-  const port = await closedPort();
+  const port = (await freePorts(1))[0]!;
   return {
     payer: new LndNode({ restUrl: url, macaroonPath: host.credentialPath('payer') }),
     payee: new LndNode({ restUrl: url, macaroonPath: host.credentialPath('payee') }),

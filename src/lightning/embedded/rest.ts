@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LightproofError } from '../../core/errors.js';
 import { msat } from '../../core/money.js';
+import { readLimited } from '../http.js';
 import type { InvoiceStatus, PaymentStatus } from '../types.js';
 import type { EmbeddedLightning } from './host.js';
 import type { EmbeddedNode } from './node.js';
@@ -78,24 +79,21 @@ function errorJson(err: unknown): { status: number; body: Json } {
 }
 
 async function readBody(req: http.IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      throw new LightproofError(
+  const body = await readLimited(
+    req,
+    MAX_BODY_BYTES,
+    () =>
+      new LightproofError(
         'LP_HTTP_BODY_TOO_LARGE',
         `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
         {
           status: 413,
         },
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
+      ),
+  );
+  if (body.length === 0) return {};
   try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Json;
   } catch {}
   throw new LightproofError('LP_HTTP_BAD_JSON', 'The request body must be a JSON object.', { status: 400 });
