@@ -66,7 +66,7 @@ function open(
   });
 }
 
-/** Reads a whole HTTP message, refusing (and dropping) one longer than `max` bytes. */
+/** Reads a whole HTTP message, refusing one longer than `max` bytes (the caller decides what to do with the rest). */
 export async function readLimited(
   stream: http.IncomingMessage,
   max: number,
@@ -76,10 +76,7 @@ export async function readLimited(
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > max) {
-      stream.destroy();
-      throw tooLarge();
-    }
+    if (size > max) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -104,13 +101,11 @@ export async function requestJson(
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<JsonResponse> {
   const res = await open(target, method, path, body, opts.signal, opts.timeoutMs ?? 30_000);
-  const text = (
-    await readLimited(
-      res,
-      MAX_BODY_BYTES,
-      () => new LightproofError('LP_LN_BAD_RESPONSE', `The node's reply exceeded ${MAX_BODY_BYTES} bytes.`),
-    )
-  ).toString('utf8');
+  const tooLarge = () => {
+    res.destroy(); // a client drops an oversized reply instead of reading it to the end
+    return new LightproofError('LP_LN_BAD_RESPONSE', `The node's reply exceeded ${MAX_BODY_BYTES} bytes.`);
+  };
+  const text = (await readLimited(res, MAX_BODY_BYTES, tooLarge)).toString('utf8');
   return { status: res.statusCode ?? 0, body: parseJson(text, `${method} ${path}`) };
 }
 

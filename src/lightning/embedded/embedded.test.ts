@@ -169,41 +169,44 @@ describe('lightproof node REST API with hostile requests', () => {
     const server = new EmbeddedRestServer(host);
     const url = await server.listen();
     const mac = readFileSync(host.credentialPath('payer')).toString('hex');
-    const call = async (path: string, init: RequestInit = {}) => {
-      const res = await fetch(url + path, init);
-      return {
-        status: res.status,
-        body: (await res.json()) as { lightproof_code?: string; message?: string },
+    try {
+      const call = async (path: string, init: RequestInit = {}) => {
+        const res = await fetch(url + path, init);
+        return {
+          status: res.status,
+          body: (await res.json()) as { lightproof_code?: string; message?: string },
+        };
       };
-    };
-    const auth = { 'Grpc-Metadata-macaroon': mac };
-    assert.equal((await call('/v1/getinfo')).status, 401);
-    assert.equal((await call('/v1/getinfo', { headers: { 'Grpc-Metadata-macaroon': 'zz' } })).status, 401);
-    assert.equal((await call('/v1/nope', { headers: auth })).status, 404);
-    const bad = await call('/v1/invoices', { method: 'POST', headers: auth, body: '{not json' });
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.lightproof_code, 'LP_HTTP_BAD_JSON');
-    const big = await call('/v1/invoices', {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ memo: 'x'.repeat(70_000) }),
-    });
-    assert.equal(big.status, 413);
-    const neg = await call('/v1/invoices', {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ value_msat: '-5' }),
-    });
-    assert.equal(neg.status, 400);
-    const garbled = await call('/v2/router/send', {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ payment_request: 'lnbcrt1zzz' }),
-    });
-    assert.equal(garbled.status, 400);
-    assert.match(garbled.body.lightproof_code ?? '', /^LP_BOLT11_/);
-    await server.close();
-    host.close();
-    rmSync(dir, { recursive: true, force: true });
+      const auth = { 'Grpc-Metadata-macaroon': mac };
+      assert.equal((await call('/v1/getinfo')).status, 401);
+      assert.equal((await call('/v1/getinfo', { headers: { 'Grpc-Metadata-macaroon': 'zz' } })).status, 401);
+      assert.equal((await call('/v1/nope', { headers: auth })).status, 404);
+      const bad = await call('/v1/invoices', { method: 'POST', headers: auth, body: '{not json' });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.lightproof_code, 'LP_HTTP_BAD_JSON');
+      const big = await call('/v1/invoices', {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ memo: 'x'.repeat(70_000) }),
+      });
+      assert.equal(big.status, 413);
+      const neg = await call('/v1/invoices', {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ value_msat: '-5' }),
+      });
+      assert.equal(neg.status, 400);
+      const garbled = await call('/v2/router/send', {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ payment_request: 'lnbcrt1zzz' }),
+      });
+      assert.equal(garbled.status, 400);
+      assert.match(garbled.body.lightproof_code ?? '', /^LP_BOLT11_/);
+    } finally {
+      await server.close();
+      host.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -146,7 +146,11 @@ export class EmbeddedRestServer {
   }
 
   private send(res: http.ServerResponse, status: number, body: Json): void {
-    res.writeHead(status, { 'content-type': 'application/json' });
+    // After a refused oversized body the rest of it is unread: answer, then close the connection.
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      ...(status === 413 ? { connection: 'close' } : {}),
+    });
     res.end(JSON.stringify(body));
   }
 
