@@ -1,3 +1,7 @@
+export { l402Express } from './adapters/express.js';
+export { l402Fastify } from './adapters/fastify.js';
+export { l402Hono } from './adapters/hono.js';
+export { challengeHeaders, sendWebResponse, toWebRequest } from './adapters/node.js';
 export {
   type CaveatSummary,
   CREDIT_CONDITION,
@@ -19,6 +23,13 @@ export {
 } from './header.js';
 export { decodeIdentifier, encodeIdentifier, IDENTIFIER_LENGTH, type TokenIdentifier } from './identifier.js';
 export { type Caveat, Macaroon } from './macaroon.js';
+export {
+  createPaywall,
+  type Paywall,
+  type PaywallOptions,
+  type PaywallResult,
+  type PriceFn,
+} from './paywall.js';
 export {
   decodeToken,
   KeyRing,
