@@ -153,7 +153,7 @@ export function parseAuthorization(value: string | null | undefined): Credential
   if (!m) return null;
   const scheme = m[1]!.toUpperCase() as 'L402' | 'LSAT';
   const rest = m[2]!.trim();
-  if (/[\x00-\x1f\x7f]/.test(rest)) throw badCredential('it contains control characters');
+  if (hasControlCharacter(rest)) throw badCredential('it contains control characters');
   if (/\b(L402|LSAT)[ \t]/i.test(rest)) throw badCredential('it carries more than one credential');
   const colon = rest.lastIndexOf(':');
   if (colon < 0) throw badCredential('no ":" between the macaroon and the preimage');
@@ -167,4 +167,13 @@ export function parseAuthorization(value: string | null | undefined): Credential
   if (tokens.some((t) => !/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)))
     throw badCredential('a macaroon is not base64');
   return { scheme, tokens, preimage: new Uint8Array(Buffer.from(preimageHex, 'hex')) };
+}
+
+/** CTL characters (RFC 5234: 0x00-0x1f and 0x7f) make a credential invalid. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
