@@ -16,7 +16,7 @@ import {
   type LightningNode,
   LndNode,
 } from '../src/lightning/index.js';
-import { type LndNodeInfo, locateDaemons, startRegtestNetwork } from '../src/regtest/index.js';
+import { lndNodeClient, locateDaemons, startRegtestNetwork } from '../src/regtest/index.js';
 import { row, summarize, timeEach } from './stats.js';
 
 const scale = Number(process.env.LIGHTPROOF_BENCH_N ?? '1');
@@ -26,14 +26,6 @@ async function payLoop(payer: LightningNode, payee: LightningNode, n: number): P
   for (let i = 0; i < n; i++)
     invoices.push(await payee.createInvoice({ amountMsat: msat(1_000n), description: `bench ${i}` }));
   return timeEach(n, (i) => payer.payInvoice(invoices[i]!.paymentRequest));
-}
-
-function lndClient(node: LndNodeInfo): LndNode {
-  return new LndNode({
-    restUrl: node.restUrl,
-    macaroonPath: node.adminMacaroonPath,
-    tlsCertPath: node.tlsCertPath,
-  });
 }
 
 export async function benchPayments(): Promise<void> {
@@ -57,8 +49,8 @@ export async function benchPayments(): Promise<void> {
 
     const net = await startRegtestNetwork({ dir: join(dir, 'regtest') });
     try {
-      const alice = lndClient(net.nodes.alice);
-      const carol = lndClient(net.nodes.carol);
+      const alice = lndNodeClient(net.nodes.alice);
+      const carol = lndNodeClient(net.nodes.carol);
       await payLoop(alice, carol, 3); // warm-up: first payments find the route
       const lnd = await payLoop(alice, carol, 30 * scale);
       const a = net.nodes.alice;

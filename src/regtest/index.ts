@@ -4,6 +4,7 @@
  */
 export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
 export { type DaemonBinaries, locateDaemons } from './daemons.js';
+export { lndNodeClient, lndTarget } from './lnd-api.js';
 export { type RegtestNetwork, type StartRegtestOptions, startRegtestNetwork } from './network.js';
 export { freePorts } from './ports.js';
 export { isDaemonAlive } from './processes.js';

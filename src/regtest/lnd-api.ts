@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LightproofError } from '../core/index.js';
 import { type HttpTarget, requestJson, streamJson } from '../lightning/http.js';
+import { LndNode } from '../lightning/index.js';
 import type { LndNodeInfo } from './state.js';
 
 /** An lnd REST endpoint with the node's CA and, unless omitted, its admin macaroon. */
@@ -17,6 +18,17 @@ export function lndTarget(
     tlsCert: readFileSync(node.tlsCertPath),
     headers: { 'Grpc-Metadata-macaroon': readFileSync(node.adminMacaroonPath).toString('hex') },
   };
+}
+
+/** Lightproof's LND client for a node of the network. */
+export function lndNodeClient(
+  node: Pick<LndNodeInfo, 'restUrl' | 'tlsCertPath' | 'adminMacaroonPath'>,
+): LndNode {
+  return new LndNode({
+    restUrl: node.restUrl,
+    macaroonPath: node.adminMacaroonPath,
+    tlsCertPath: node.tlsCertPath,
+  });
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

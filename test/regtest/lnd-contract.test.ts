@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,19 +17,12 @@ import { requestJson } from '../../src/lightning/http.js';
 import { LndNode } from '../../src/lightning/index.js';
 import {
   freePorts,
-  type LndNodeInfo,
+  lndNodeClient,
+  lndTarget,
   type RegtestNetwork,
   startRegtestNetwork,
 } from '../../src/regtest/index.js';
 import { lightningContract } from '../contract/lightning.js';
-
-function client(node: LndNodeInfo): LndNode {
-  return new LndNode({
-    restUrl: node.restUrl,
-    macaroonPath: node.adminMacaroonPath,
-    tlsCertPath: node.tlsCertPath,
-  });
-}
 
 let network: RegtestNetwork | undefined;
 let dir = '';
@@ -54,8 +47,8 @@ lightningContract('lnd client against real LND (alice pays carol through bob)', 
   const net = await sharedNetwork();
   const port = (await freePorts(1))[0]!;
   return {
-    payer: client(net.nodes.alice),
-    payee: client(net.nodes.carol),
+    payer: lndNodeClient(net.nodes.alice),
+    payee: lndNodeClient(net.nodes.carol),
     unreachable: () =>
       new LndNode({ restUrl: `https://127.0.0.1:${port}`, macaroonPath: net.nodes.alice.adminMacaroonPath }),
     // bob's admin macaroon is well-formed but minted under another node's root key.
@@ -74,8 +67,8 @@ describe('lnd client: a crash between sending and recording never pays twice', {
 }, () => {
   it('recovers the first payment instead of sending a second one', async () => {
     const net = await sharedNetwork();
-    const alice = client(net.nodes.alice);
-    const carol = client(net.nodes.carol);
+    const alice = lndNodeClient(net.nodes.alice);
+    const carol = lndNodeClient(net.nodes.carol);
     const inv = await carol.createInvoice({ amountMsat: msat(12_345_000n), description: 'crash test' });
     const before = await alice.balance();
 
@@ -102,11 +95,7 @@ describe('lnd client: a crash between sending and recording never pays twice', {
     assert.equal(settled.state, 'settled');
     assert.equal(settled.amountPaidMsat, 12_345_000n, 'carol was paid exactly once');
     const list = await requestJson(
-      {
-        url: a.restUrl,
-        tlsCert: readFileSync(a.tlsCertPath),
-        headers: { 'Grpc-Metadata-macaroon': readFileSync(a.adminMacaroonPath).toString('hex') },
-      },
+      lndTarget(a),
       'GET',
       '/v1/payments?include_incomplete=true&max_payments=1000',
     );

@@ -3,29 +3,21 @@
  * btcd and lnd via build-daemons.sh, which takes minutes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isLightproofError } from '../../src/core/index.js';
-import { type HttpTarget, requestJson, streamJson } from '../../src/lightning/http.js';
+import { requestJson, streamJson } from '../../src/lightning/http.js';
 import {
   isDaemonAlive,
-  type LndNodeInfo,
+  lndTarget,
   type RegtestNetwork,
   readRegtestState,
   regtestStatus,
   startRegtestNetwork,
   stopRegtestNetwork,
 } from '../../src/regtest/index.js';
-
-function target(node: LndNodeInfo): HttpTarget {
-  return {
-    url: node.restUrl,
-    tlsCert: readFileSync(node.tlsCertPath),
-    headers: { 'Grpc-Metadata-macaroon': readFileSync(node.adminMacaroonPath).toString('hex') },
-  };
-}
 
 function field(body: unknown, name: string): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
@@ -56,7 +48,7 @@ describe('regtest network alice → bob → carol', { timeout: 20 * 60_000 }, ()
     const height = await net.btcdRpc('getblockcount');
     const want = { alice: 1, bob: 2, carol: 1 } as const;
     for (const [name, channels] of Object.entries(want) as [keyof typeof want, number][]) {
-      const res = await requestJson(target(net.nodes[name]), 'GET', '/v1/getinfo');
+      const res = await requestJson(lndTarget(net.nodes[name]), 'GET', '/v1/getinfo');
       assert.equal(res.status, 200);
       assert.equal(field(res.body, 'synced_to_chain'), true, `${name} not synced`);
       assert.equal(field(res.body, 'block_height'), height, `${name} height`);
@@ -67,7 +59,7 @@ describe('regtest network alice → bob → carol', { timeout: 20 * 60_000 }, ()
 
   test('alice pays a 1,000-sat invoice of carol through bob', async () => {
     assert.ok(net);
-    const carol = target(net.nodes.carol);
+    const carol = lndTarget(net.nodes.carol);
     const invoice = await requestJson(carol, 'POST', '/v1/invoices', { value: '1000', memo: 'regtest test' });
     assert.equal(invoice.status, 200);
     const paymentRequest = field(invoice.body, 'payment_request');
@@ -81,7 +73,7 @@ describe('regtest network alice → bob → carol', { timeout: 20 * 60_000 }, ()
       no_inflight_updates: true,
     };
     let payment: unknown;
-    for await (const line of streamJson(target(net.nodes.alice), 'POST', '/v2/router/send', body, {
+    for await (const line of streamJson(lndTarget(net.nodes.alice), 'POST', '/v2/router/send', body, {
       signal: AbortSignal.timeout(45_000),
     })) {
       payment = field(line.body, 'result') ?? line.body;

@@ -166,10 +166,11 @@ export class EmbeddedNode implements LightningNode {
     return { paymentRequest, paymentHash: bytesToHex(paymentHash), expiresAt: timestamp + expiry };
   }
 
-  private invoiceRow(paymentHash: string): InvoiceRow | undefined {
-    return this.host.db
-      .prepare('SELECT * FROM invoices WHERE payment_hash = ?')
-      .get(Buffer.from(hexToBytes(paymentHash))) as InvoiceRow | undefined;
+  private invoiceRow(paymentHash: string | Buffer): InvoiceRow | undefined {
+    const key = typeof paymentHash === 'string' ? Buffer.from(hexToBytes(paymentHash)) : paymentHash;
+    return this.host.db.prepare('SELECT * FROM invoices WHERE payment_hash = ?').get(key) as
+      | InvoiceRow
+      | undefined;
   }
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
@@ -212,9 +213,7 @@ export class EmbeddedNode implements LightningNode {
           .prepare("SELECT * FROM payments WHERE account_id = ? AND payment_hash = ? AND state = 'succeeded'")
           .get(this.accountId, hash) as PaymentRow | undefined;
         if (prior) return { result: paymentStatus(prior) as PaymentResult, settled: null };
-        const inv = db.prepare('SELECT * FROM invoices WHERE payment_hash = ?').get(hash) as
-          | InvoiceRow
-          | undefined;
+        const inv = this.invoiceRow(hash);
         if (!inv) {
           throw new LightproofError(
             'LP_LN_INVOICE_NOT_FOUND',
@@ -288,10 +287,7 @@ export class EmbeddedNode implements LightningNode {
           feeMsat: 0n as Msat,
           failureReason: null,
         };
-        const settledRow = db
-          .prepare('SELECT * FROM invoices WHERE payment_hash = ?')
-          .get(hash) as InvoiceRow;
-        return { result, settled: settledRow };
+        return { result, settled: this.invoiceRow(hash)! };
       })
       .immediate();
     if (settled) this.host.emitInvoice(settled.account_id, invoiceStatus(settled));

@@ -217,7 +217,8 @@ export class LndNode implements LightningNode {
     });
     // Idempotency: a payment LND already holds for this hash is followed, never sent again.
     const prior = await this.lookupPayment(invoice.paymentHash);
-    if (prior && prior.state !== 'failed')
+    if (prior?.state === 'succeeded') return this.settle(prior, opts);
+    if (prior?.state === 'in-flight')
       return this.settle(await this.outcome(invoice.paymentHash, opts.signal), opts);
     const maxFee = opts.maxFeeMsat ?? defaultMaxFee(amountMsat);
     const body = {
