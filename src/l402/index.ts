@@ -24,7 +24,13 @@ export {
 export { decodeIdentifier, encodeIdentifier, IDENTIFIER_LENGTH, type TokenIdentifier } from './identifier.js';
 export { type Caveat, Macaroon } from './macaroon.js';
 export {
+  type AuthOptions,
+  type AuthOutcome,
+  authenticate,
+  type ChallengeOptions,
+  type ChallengeOutcome,
   createPaywall,
+  issueChallenge,
   type Paywall,
   type PaywallOptions,
   type PaywallResult,
