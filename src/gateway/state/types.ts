@@ -19,7 +19,10 @@ export interface MintRecord {
 }
 
 export interface TokenRecord extends MintRecord {
-  /** Unix seconds of the first request that proved payment (a valid preimage); null until then. */
+  /**
+   * Unix seconds when payment was first seen: the node reported the invoice settled, or a request
+   * proved it with a valid preimage, whichever came first; null until then.
+   */
   paidAt: number | null;
   revokedAt: number | null;
   /** Credit left, for credit tokens that have been used at least once; null otherwise. */
@@ -45,12 +48,24 @@ export interface GatewayState {
   /** Remembers a challenge that was issued. Idempotent by tokenId. */
   recordMint(record: MintRecord): Promise<void>;
   /**
-   * Counts one authenticated request for the token, and the first time books the token as paid
-   * (revenue). Returns true when this call was the one that booked it, across every process.
+   * Counts one authenticated request for the token, and the first time books the token as used
+   * (revenue: a valid preimage proves the payment; paidAt is set if settlement was not seen yet).
+   * Returns true when this call was the first use, across every process.
    * A token the gateway never minted (e.g. minted before its database was reset) is booked from
    * `fallback` the first time.
    */
   recordUse(tokenId: string, at: number, fallback: MintRecord): Promise<{ firstUse: boolean }>;
+  /**
+   * Adds request counts gathered in memory (token id → requests since the last flush). A gateway
+   * flushes every second or so instead of writing on every request.
+   */
+  countRequests(counts: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * The node reported the invoice with this payment hash settled. Sets paidAt if not yet set, and
+   * returns the token when this call was the first to see it paid (null otherwise, or when no minted
+   * token has this payment hash).
+   */
+  markSettled(paymentHash: string, at: number): Promise<TokenRecord | null>;
   /**
    * Draws `amountMsat` from the token's prepaid credit, atomically across processes. The balance
    * starts at `initialMsat` (the credit caveat) the first time. Fails, changing nothing, when less
