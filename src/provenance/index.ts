@@ -1,0 +1,18 @@
+export {
+  BodyHasher,
+  MAX_RECEIPT_HEADER_BYTES,
+  RECEIPT_HEADER,
+  RECEIPT_REQUEST_TAG,
+  RECEIPT_RESPONSE_TAG,
+  RECEIPT_SIGNATURE_TAG,
+  type Receipt,
+  type ReceiptFields,
+  type ReceiptRequest,
+  type ReceiptResponse,
+  ReceiptSigner,
+  requestDigest,
+  responseDigest,
+  type SignedReceipt,
+  type VerifyReceiptOptions,
+  verifyReceipt,
+} from './receipt.js';
