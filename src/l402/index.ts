@@ -12,6 +12,20 @@ export {
   servicesCaveat,
 } from './caveats.js';
 export {
+  type CachedToken,
+  createL402Fetch,
+  type L402Fetch,
+  type L402FetchOptions,
+  type L402Quote,
+  MemoryTokenCache,
+  type Offer,
+  type PayContext,
+  type Payer,
+  payerFromNode,
+  type QuoteResult,
+  type TokenCache,
+} from './client.js';
+export {
   type Challenge,
   type Credential,
   formatAuthorization,
