@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerNode } from './commands/node.js';
 import { registerRegtest } from './commands/regtest.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  $ lightproof demo\n  $ lightproof decode lnbcrt10u1p...');
   registerDemo(program);
   registerDecode(program);
+  registerGateway(program);
   registerNode(program);
   registerRegtest(program);
   return program;
