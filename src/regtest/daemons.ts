@@ -1,6 +1,6 @@
 /**
- * Finds btcd and lnd by running test/regtest/build-daemons.sh, which builds them into the user's
- * cache on first use and afterwards only prints the bin directories.
+ * Finds btcd and lnd (and, for interop tests, Aperture) by running test/regtest/build-daemons.sh,
+ * which builds them into the user's cache on first use and afterwards only prints the bin directories.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,14 +19,18 @@ const BUILD_SCRIPT = fileURLToPath(new URL('../../test/regtest/build-daemons.sh'
 /** A cold build downloads and compiles lnd: minutes on a small machine, well under CI's limit. */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
 
-export async function locateDaemons(log: (line: string) => void): Promise<DaemonBinaries> {
+function requireBuildScript(): void {
   if (!existsSync(BUILD_SCRIPT)) {
     throw new LightproofError(
       'LP_REGTEST_NO_BUILD_SCRIPT',
       `${BUILD_SCRIPT} is missing. The regtest network runs from a clone of the lightproof repository; run it there.`,
     );
   }
-  const stdout = await runBuildScript(log);
+}
+
+export async function locateDaemons(log: (line: string) => void): Promise<DaemonBinaries> {
+  requireBuildScript();
+  const stdout = await runBuildScript(log, []);
   const [btcdBin, lndBin] = stdout.split('\n').filter((l) => l.trim() !== '');
   const found = btcdBin && lndBin ? { btcd: join(btcdBin, 'btcd'), lnd: join(lndBin, 'lnd') } : undefined;
   if (!found || !existsSync(found.btcd) || !existsSync(found.lnd)) {
@@ -38,9 +42,24 @@ export async function locateDaemons(log: (line: string) => void): Promise<Daemon
   return found;
 }
 
-function runBuildScript(log: (line: string) => void): Promise<string> {
+/** The aperture binary; `--peers` prints its bin directory third, after btcd's and lnd's. */
+export async function locateAperture(log: (line: string) => void): Promise<string> {
+  requireBuildScript();
+  const stdout = await runBuildScript(log, ['--peers']);
+  const binDir = stdout.split('\n').filter((l) => l.trim() !== '')[2];
+  const bin = binDir ? join(binDir, 'aperture') : undefined;
+  if (!bin || !existsSync(bin)) {
+    throw new LightproofError(
+      'LP_REGTEST_DAEMON_MISSING',
+      `build-daemons.sh --peers did not yield an aperture binary (it printed: ${JSON.stringify(stdout)}). Run it by hand and fix what it reports.`,
+    );
+  }
+  return bin;
+}
+
+function runBuildScript(log: (line: string) => void, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [BUILD_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let partial = '';
     const stderrTail: string[] = [];

@@ -2,6 +2,12 @@
  * A real Lightning network on a private regtest chain, for tests, benchmarks and demos: btcd and
  * three lnd nodes (alice → bob → carol) on 127.0.0.1, built from source by test/regtest/build-daemons.sh.
  */
+export {
+  type ApertureService,
+  type RunningAperture,
+  type StartApertureOptions,
+  startAperture,
+} from './aperture.js';
 export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
 export { type DaemonBinaries, locateDaemons } from './daemons.js';
 export { lndNodeClient, lndTarget } from './lnd-api.js';
