@@ -34,26 +34,13 @@ export interface Payer {
 
 /** A Payer that pays straight from a Lightning node (idempotent by payment hash, as nodes are). */
 export function payerFromNode(node: LightningNode, opts: { maxFeeMsat?: Msat } = {}): Payer {
-  let network: Promise<Network> | undefined;
+  const payOptions = opts.maxFeeMsat === undefined ? {} : { maxFeeMsat: opts.maxFeeMsat };
   return {
-    async pay(invoice) {
-      const paid = await node.payInvoice(
-        invoice.paymentRequest,
-        opts.maxFeeMsat === undefined ? {} : { maxFeeMsat: opts.maxFeeMsat },
-      );
-      return { preimage: paid.preimage };
-    },
-    network() {
-      // Cached once known; a failed lookup (node down) is asked again next time.
-      network ??= node.getInfo().then(
-        (info) => info.network,
-        (err: unknown) => {
-          network = undefined;
-          throw err;
-        },
-      );
-      return network;
-    },
+    pay: async (invoice) => ({
+      preimage: (await node.payInvoice(invoice.paymentRequest, payOptions)).preimage,
+    }),
+    // Asked per challenge, not cached: one getInfo is nothing beside a payment, and a node may restart.
+    network: async () => (await node.getInfo()).network,
   };
 }
 
@@ -74,6 +61,7 @@ export interface CachedToken {
   storedAt: number;
 }
 
+/** Where paid tokens are kept (in memory by default); a persistent one keeps them across restarts. */
 export interface TokenCache {
   list(origin: string): CachedToken[] | Promise<CachedToken[]>;
   put(entry: CachedToken): void | Promise<void>;
@@ -111,8 +99,6 @@ export interface L402FetchOptions {
 export interface L402Quote extends Offer {
   paymentRequired: true;
   url: URL;
-  /** null for an amountless invoice, which the client refuses. */
-  priceMsat: Msat | null;
   /** Why the fetch would refuse to pay this challenge, or null when it would pay. */
   refusal: LightproofError | null;
 }
@@ -127,6 +113,7 @@ export interface L402Fetch {
 
 const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
 const MAX_PATHS = 32;
+const ignore = () => {};
 
 interface Prepared {
   url: URL;
@@ -140,6 +127,8 @@ export interface Offer {
   scheme: 'L402' | 'LSAT';
   token: string;
   invoice: DecodedInvoice;
+  /** null for an amountless invoice, which the client refuses. */
+  priceMsat: Msat | null;
   /** From the macaroon's caveats; empty when the token is not an Aperture-style macaroon. */
   services: string[];
   validUntil: number | null;
@@ -219,12 +208,8 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
 
   async function payFor(p: Prepared, offer: Offer): Promise<CachedToken> {
     const { invoice } = offer;
-    const amountMsat = invoice.amountMsat as Msat;
-    const { preimage } = await options.payer.pay(invoice, {
-      url: p.url,
-      amountMsat,
-      paymentHash: invoice.paymentHash,
-    });
+    const ctx = { url: p.url, amountMsat: invoice.amountMsat as Msat, paymentHash: invoice.paymentHash };
+    const { preimage } = await options.payer.pay(invoice, ctx);
     const hex = typeof preimage === 'string' ? preimage.toLowerCase() : '';
     if (!/^[0-9a-f]{64}$/.test(hex) || bytesToHex(sha256(hexToBytes(hex))) !== invoice.paymentHash) {
       throw new LightproofError(
@@ -234,7 +219,7 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
       );
     }
     const service = offer.services[0] ?? null;
-    const pathPrefix = directoryOf(p.url.pathname);
+    const pathPrefix = p.url.pathname.slice(0, p.url.pathname.lastIndexOf('/') + 1) || '/';
     const entry: CachedToken = {
       key: `${p.url.origin} ${service === null ? `path:${pathPrefix}` : `service:${service}`}`,
       origin: p.url.origin,
@@ -301,10 +286,7 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
 
   function locked<T>(origin: string, fn: () => Promise<T>): Promise<T> {
     const run = (locks.get(origin) ?? Promise.resolve()).then(fn);
-    const tail = run.then(
-      () => {},
-      () => {},
-    );
+    const tail = run.then(ignore, ignore);
     locks.set(origin, tail);
     void tail.then(() => locks.get(origin) === tail && locks.delete(origin));
     return run;
@@ -315,14 +297,7 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
     const response = await attempt(p);
     const offer = isChallenge(response, false) ? await takeOffer(response) : null;
     if (!offer) return { paymentRequired: false, response };
-    const refused = await refusal(offer);
-    return {
-      paymentRequired: true,
-      url: p.url,
-      priceMsat: offer.invoice.amountMsat,
-      ...offer,
-      refusal: refused,
-    };
+    return { paymentRequired: true, url: p.url, ...offer, refusal: await refusal(offer) };
   }
 
   return Object.assign(l402Fetch, { quote, cache });
@@ -387,7 +362,15 @@ function offerFrom(c: Challenge): Offer | string {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-  const offer: Offer = { scheme: c.scheme, token: c.token, invoice, services: [], validUntil: null };
+  const { scheme, token } = c;
+  const offer: Offer = {
+    scheme,
+    token,
+    invoice,
+    priceMsat: invoice.amountMsat,
+    services: [],
+    validUntil: null,
+  };
   let conditions: string[];
   try {
     const mac = decodeToken(c.token);
@@ -430,14 +413,7 @@ function badChallenge(why: string): LightproofError {
   );
 }
 
-function directoryOf(pathname: string): string {
-  return pathname.slice(0, pathname.lastIndexOf('/') + 1) || '/';
-}
-
+/** Frees a response's connection; one already read or closed needs nothing. */
 async function discard(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // Already read or closed; nothing to free.
-  }
+  await res.body?.cancel().catch(() => {});
 }
