@@ -296,7 +296,9 @@ export class GatewayHandler {
           method: req.method ?? 'GET',
           path: target,
           headers: req.headers,
-          extraHeaders: svc.headers,
+          // A body the gateway reads (receipt digest, usage) must be the bytes a client can hash too.
+          extraHeaders:
+            receipt || (paid && svc.usage) ? { ...svc.headers, 'accept-encoding': 'identity' } : svc.headers,
           clientIp: ctx.ip,
           scheme: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
           timeoutMs: this.#d.config.upstreamTimeoutSeconds * 1000,

@@ -51,7 +51,8 @@ export interface RunningGateway {
 
 export async function startGateway(o: StartGatewayOptions): Promise<RunningGateway> {
   const { config } = o;
-  const log = o.logger ?? pino({ name: 'lightproof-gateway' });
+  // Logs go to stderr so stdout stays free for what the CLI prints (its address, as JSON).
+  const log = o.logger ?? pino({ name: 'lightproof-gateway' }, pino.destination(2));
   const now = o.now ?? (() => Math.floor(Date.now() / 1000));
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
