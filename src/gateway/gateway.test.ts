@@ -34,6 +34,9 @@ describe('gateway: pay, proxy, receipts', () => {
     assert.equal(res.status, 402);
     const raw = res.headers.get('www-authenticate') ?? '';
     assert.match(raw, /^L402 macaroon="[^"]+", invoice="lnbcrt[^"]+", version="0", token="/);
+    // The shape lnget's parser insists on (reference: lnget l402/header.go), for each challenge.
+    for (const value of raw.split(/,\s*(?=L402 |LSAT )/))
+      assert.match(value, /^(LSAT|L402)\s+macaroon="[^"]+",\s*invoice="[^"]+"/);
     assert.match(raw, /LSAT macaroon="/);
     const challenges = parseChallenges(raw);
     assert.deepEqual(
