@@ -104,8 +104,14 @@ describe('lnd client: a crash between sending and recording never pays twice', {
     ).filter((p) => p.payment_hash === inv.paymentHash);
     assert.equal(payments.length, 1, 'LND holds one payment for the hash');
     assert.equal(payments[0]?.status, 'SUCCEEDED');
+    // Spendable balance also reserves commitment fees for HTLCs still on the channel, so it settles
+    // to its final value only once the HTLC is gone from both commitments.
     let after = await alice.balance();
-    for (let i = 0; i < 50 && before.spendableMsat - after.spendableMsat < 12_345_000n; i++) {
+    for (
+      let i = 0;
+      i < 100 && before.spendableMsat - after.spendableMsat !== 12_345_000n + paid.feeMsat;
+      i++
+    ) {
       await sleep(100);
       after = await alice.balance();
     }
