@@ -16,7 +16,7 @@ export { GatewayHandler } from './handler.js';
 export { GatewayMetrics } from './metrics.js';
 export { PriceBook, parseHookBody } from './pricing.js';
 export { RateLimiter, type RateRule } from './ratelimit.js';
-export { RECEIPT_HEADER, type ReceiptIssuer } from './respond.js';
+export type { ReceiptIssuer } from './respond.js';
 export { type RunningGateway, type StartGatewayOptions, startGateway } from './server.js';
 export * from './state/index.js';
 export { WELL_KNOWN_PATH, wellKnownDocument } from './wellknown.js';

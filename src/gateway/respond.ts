@@ -7,11 +7,10 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { pipeline } from 'node:stream/promises';
 import { type Msat, msat } from '../core/money.js';
 import type { VerifiedToken } from '../l402/index.js';
+import { RECEIPT_HEADER, type ReceiptFields } from '../provenance/index.js';
 import type { ServiceConfig, UsagePricing } from './config.js';
 import { downstreamHeaders } from './proxy.js';
 import { priceForUsage, type Usage, UsageSniffer, usageFromJson } from './usage.js';
-
-export const RECEIPT_HEADER = 'lightproof-receipt';
 
 export interface Hasher {
   update(bytes: Uint8Array): void;
@@ -22,15 +21,7 @@ export interface Hasher {
 export interface ReceiptIssuer {
   requestHasher(method: string, pathAndQuery: string): Hasher;
   responseHasher(status: number): Hasher;
-  sign(fields: {
-    service: string;
-    priceMsat: Msat;
-    paymentHash: string;
-    tokenId: string;
-    requestDigest: string;
-    responseDigest: string;
-    time: number;
-  }): string;
+  sign(fields: ReceiptFields & { time: number }): string;
 }
 
 export interface ReceiptContext {

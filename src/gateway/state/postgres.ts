@@ -6,6 +6,7 @@
 import { LightproofError } from '../../core/errors.js';
 import { type Msat, msat } from '../../core/money.js';
 import { type Migration, openPostgres, type PostgresOptions, type PostgresStore } from '../../store/index.js';
+import { checkCounts, mintParams, TOKEN_SELECT, type TokenRow, tokenFromRow } from './rows.js';
 import type { DebitResult, GatewayState, MintRecord, ServiceRevenue, TokenRecord } from './types.js';
 
 export const POSTGRES_GATEWAY_MIGRATIONS: readonly Migration[] = [
@@ -47,26 +48,6 @@ export const POSTGRES_GATEWAY_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface TokenRow {
-  token_id: string;
-  payment_hash: string;
-  service: string;
-  price_msat: bigint;
-  credit_msat: bigint | null;
-  created_at: bigint;
-  paid_at: bigint | null;
-  revoked_at: bigint | null;
-  remaining_msat: bigint | null;
-  requests: bigint;
-}
-
-const TOKEN_SELECT = `
-  SELECT t.token_id, t.payment_hash, t.service, t.price_msat, t.credit_msat, t.created_at, t.paid_at,
-         r.revoked_at, c.remaining_msat, t.requests
-  FROM gateway_tokens t
-  LEFT JOIN gateway_revocations r ON r.token_id = t.token_id
-  LEFT JOIN gateway_credit c ON c.token_id = t.token_id`;
-
 const INSERT_TOKEN = `INSERT INTO gateway_tokens
   (token_id, payment_hash, service, price_msat, credit_msat, created_at)
   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (token_id) DO NOTHING`;
@@ -81,27 +62,6 @@ const LATER_USE = 'UPDATE gateway_tokens SET requests = requests + 1 WHERE token
 
 const DRAW = `UPDATE gateway_credit SET remaining_msat = remaining_msat - $2
   WHERE token_id = $1 AND remaining_msat >= $2 RETURNING remaining_msat`;
-
-function tokenFromRow(row: TokenRow): TokenRecord {
-  const orNull = (v: bigint | null) => (v === null ? null : Number(v));
-  return {
-    tokenId: row.token_id,
-    paymentHash: row.payment_hash,
-    service: row.service,
-    priceMsat: msat(row.price_msat),
-    creditMsat: row.credit_msat === null ? null : msat(row.credit_msat),
-    createdAt: Number(row.created_at),
-    paidAt: orNull(row.paid_at),
-    revokedAt: orNull(row.revoked_at),
-    remainingMsat: row.remaining_msat === null ? null : msat(row.remaining_msat),
-    requests: Number(row.requests),
-  };
-}
-
-function mintParams(r: MintRecord): unknown[] {
-  const credit = r.creditMsat === null ? null : msat(r.creditMsat);
-  return [r.tokenId, r.paymentHash, r.service, msat(r.priceMsat), credit, r.createdAt];
-}
 
 export class PostgresGatewayState implements GatewayState {
   private constructor(private readonly store: PostgresStore) {}
@@ -287,20 +247,4 @@ export class PostgresGatewayState implements GatewayState {
   async close(): Promise<void> {
     await this.store.close();
   }
-}
-
-/** Request counts worth writing; a negative or fractional count is a bug in the caller. */
-function checkCounts(counts: ReadonlyMap<string, number>): [string, number][] {
-  const batch: [string, number][] = [];
-  for (const [tokenId, n] of counts) {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new LightproofError(
-        'LP_STATE_BAD_COUNT',
-        `The request count for token ${tokenId} is ${n}; counts must be whole numbers ≥ 0.`,
-        { status: 500 },
-      );
-    }
-    if (n > 0) batch.push([tokenId, n]);
-  }
-  return batch;
 }
