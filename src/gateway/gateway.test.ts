@@ -238,6 +238,28 @@ describe('gateway: failures answer with problems, never 500', () => {
     }
   });
 
+  it('refuses a token after its timeout, even one that was accepted a moment before', async () => {
+    let clock = Math.floor(Date.now() / 1000);
+    const kit = await startKit({
+      config: { services: [{ name: 't', upstream: 'UPSTREAM', price: 1, tokenTimeout: '1m' }] },
+      now: () => clock,
+    });
+    try {
+      const paid = await pay(kit.agent, await fetch(kit.url('/x')));
+      const ok = await fetch(kit.url('/x'), { headers: { authorization: paid.authorization } });
+      assert.equal(ok.status, 200);
+      await ok.arrayBuffer();
+      clock += 61;
+      const late = await fetch(kit.url('/x'), { headers: { authorization: paid.authorization } });
+      assert.equal(late.status, 401);
+      const p = await problemOf(late);
+      assert.equal(p.code, 'LP_L402_CAVEAT_FAILED');
+      assert.match(p.detail, /expired/);
+    } finally {
+      await kit.stop();
+    }
+  });
+
   it('answers 504 when the upstream is too slow, and a shutdown lets a request in flight finish', async () => {
     const kit = await startKit({
       config: {

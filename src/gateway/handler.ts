@@ -8,7 +8,13 @@ import type { Logger } from 'pino';
 import { isLightproofError, LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
 import { errorProblem, type Problem, problem } from '../core/problem.js';
-import { authenticate, issueChallenge, type KeyRing, type VerifiedToken } from '../l402/index.js';
+import {
+  type AuthOutcome,
+  authenticate,
+  issueChallenge,
+  type KeyRing,
+  type VerifiedToken,
+} from '../l402/index.js';
 import type { LightningNode } from '../lightning/index.js';
 import type { GatewayConfig, ServiceConfig } from './config.js';
 import type { GatewayMetrics, Outcome } from './metrics.js';
@@ -34,6 +40,9 @@ export interface HandlerDeps {
   now?: () => number;
 }
 
+/** How many verified credentials each process remembers. */
+const VERIFIED_CACHE = 50_000;
+
 /** How many paid token ids each process remembers as already booked (their first use is written once). */
 const BOOKED_CACHE = 100_000;
 
@@ -55,6 +64,7 @@ export class GatewayHandler {
   readonly #serviceLimiters: Map<string, RateLimiter>;
   /** Token ids this process has booked, with their price. */
   readonly #booked = new Map<string, Msat>();
+  readonly #verified = new Map<string, VerifiedToken>();
   readonly #now: () => number;
   /** Requests per token not yet written to the state; flushed by flushCounts(). */
   #counts = new Map<string, number>();
@@ -145,6 +155,30 @@ export class GatewayHandler {
       ctx.outcome = 'freebie';
       return this.#forward(ctx, svc, null);
     }
+    const auth = this.#authenticate(svc, authorization);
+    if (auth.kind === 'reject') {
+      ctx.outcome = 'rejected';
+      req.resume();
+      return this.#problem(ctx, errorProblem(auth.error));
+    }
+    if (auth.kind === 'challenge') return this.#challenge(ctx, svc, auth.status, auth.why);
+    return this.#paid(ctx, svc, auth.token);
+  }
+
+  /**
+   * Checks the credential. A credential that passed before is remembered (keyed by service and the
+   * exact header), so a reused token costs a map lookup instead of the HMAC chain; revocation and
+   * expiry are still checked on every request.
+   */
+  #authenticate(svc: ServiceConfig, authorization: string | undefined): AuthOutcome {
+    const key = authorization ? `${svc.name}\u0000${authorization}` : null;
+    const known = key ? this.#verified.get(key) : undefined;
+    if (known) {
+      const until = known.caveats.validUntil;
+      if (!this.#d.revocations.has(known.tokenId) && (until === null || this.#now() < until))
+        return { kind: 'pass', token: known };
+      this.#verified.delete(key!);
+    }
     const auth = authenticate(
       {
         keys: this.#d.keys,
@@ -155,13 +189,11 @@ export class GatewayHandler {
       },
       authorization,
     );
-    if (auth.kind === 'reject') {
-      ctx.outcome = 'rejected';
-      req.resume();
-      return this.#problem(ctx, errorProblem(auth.error));
+    if (auth.kind === 'pass' && key) {
+      if (this.#verified.size >= VERIFIED_CACHE) this.#verified.clear();
+      this.#verified.set(key, auth.token);
     }
-    if (auth.kind === 'challenge') return this.#challenge(ctx, svc, auth.status, auth.why);
-    return this.#paid(ctx, svc, auth.token);
+    return auth;
   }
 
   async #challenge(ctx: Ctx, svc: ServiceConfig, status: 401 | 402, why?: LightproofError): Promise<void> {
