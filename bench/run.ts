@@ -1,7 +1,8 @@
 /** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
+import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
 
-const suites: Record<string, () => Promise<void>> = { payments: benchPayments };
+const suites: Record<string, () => Promise<void>> = { payments: benchPayments, gateway: benchGateway };
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(suites)) {
   const suite = suites[name];
