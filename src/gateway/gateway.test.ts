@@ -271,6 +271,10 @@ describe('gateway: failures answer with problems, never 500', () => {
       const slow = await fetch(kit.url('/slow?ms=2000'));
       assert.equal(slow.status, 504);
       assert.equal((await problemOf(slow)).code, 'LP_GATEWAY_UPSTREAM_TIMEOUT');
+      // An upstream that dies mid-body: the client sees a cut response, not a short one that looks whole.
+      const cut = await fetch(kit.url('/cut'));
+      assert.equal(cut.status, 200);
+      await assert.rejects(cut.text());
       const inflight = fetch(kit.url('/slow?ms=200'));
       await new Promise((r) => setTimeout(r, 50));
       const closing = kit.gw.close(5000);

@@ -63,6 +63,11 @@ export async function startUpstream(): Promise<Upstream> {
       );
       return res.end('data: [DONE]\n\n');
     }
+    if (path === '/cut') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('half');
+      return setTimeout(() => res.socket?.destroy(), 20);
+    }
     if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       return res.end(Buffer.alloc(Number(new URL(req.url!, 'http://x').searchParams.get('n') ?? 0), 7));

@@ -26,6 +26,7 @@ import { z } from 'zod';
 import { LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
 import { writeSecretFile } from '../core/secrets.js';
+import { Bip340Signer } from './bip340.js';
 
 export const RECEIPT_HEADER = 'Lightproof-Receipt';
 export const MAX_RECEIPT_HEADER_BYTES = 1024;
@@ -177,15 +178,17 @@ type StoredKey = z.infer<typeof storedKeySchema>;
 
 export class ReceiptSigner {
   readonly #secretKey: Uint8Array;
+  readonly #signer: Bip340Signer;
   /** x-only, hex: what `/.well-known/lightproof.json` publishes. */
   readonly publicKeyHex: string;
 
   constructor(secretKey: Uint8Array) {
     try {
-      this.publicKeyHex = bytesToHex(schnorr.getPublicKey(secretKey));
+      this.#signer = new Bip340Signer(secretKey);
     } catch (cause) {
       throw badInput('the secret key is not a 32-byte secp256k1 scalar', cause);
     }
+    this.publicKeyHex = bytesToHex(this.#signer.publicKey);
     this.#secretKey = Uint8Array.from(secretKey);
   }
 
@@ -248,7 +251,7 @@ export class ReceiptSigner {
     const checked = payloadSchema.safeParse(toPayload(receipt));
     if (!checked.success) throw badInput(`cannot sign these fields: ${describeIssues(checked.error)}`);
     const payload = canonicalPayload(checked.data);
-    const signature = schnorr.sign(signatureMessage(payload), this.#secretKey);
+    const signature = this.#signer.sign(signatureMessage(payload));
     return {
       header: `${base64urlnopad.encode(payload)}.${base64urlnopad.encode(signature)}`,
       receipt,
