@@ -4,7 +4,9 @@
  */
 import { LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
-import type { ServiceConfig } from './config.js';
+import type { PriceConfig, ServiceConfig } from './config.js';
+
+type HookPrice = Extract<PriceConfig, { kind: 'hook' }>;
 
 /** A price hook answers a few bytes of JSON; anything larger is refused unread. */
 const MAX_HOOK_BODY = 64 * 1024;
@@ -31,7 +33,7 @@ export class PriceBook {
     if (hit && hit.until > this.#now()) return hit.priceMsat;
     let pending = this.#inflight.get(service.name);
     if (!pending) {
-      pending = this.#ask(service).finally(() => this.#inflight.delete(service.name));
+      pending = this.#ask(service.name, p).finally(() => this.#inflight.delete(service.name));
       this.#inflight.set(service.name, pending);
     }
     try {
@@ -42,11 +44,9 @@ export class PriceBook {
     }
   }
 
-  async #ask(service: ServiceConfig): Promise<Msat> {
-    const p = service.price;
-    if (p.kind !== 'hook') throw new Error('unreachable: static prices need no hook');
+  async #ask(name: string, p: HookPrice): Promise<Msat> {
     const url = new URL(p.url);
-    url.searchParams.set('service', service.name);
+    url.searchParams.set('service', name);
     let priceMsat: Msat;
     try {
       const res = await fetch(url, {
@@ -60,11 +60,11 @@ export class PriceBook {
       const why = cause instanceof Error ? cause.message : String(cause);
       throw new LightproofError(
         'LP_GATEWAY_PRICE_UNAVAILABLE',
-        `The price hook ${p.url.origin}${p.url.pathname} for service "${service.name}" gave no price (${why}); retry later.`,
+        `The price hook ${p.url.origin}${p.url.pathname} for service "${name}" gave no price (${why}); retry later.`,
         { status: 503, cause },
       );
     }
-    this.#cache.set(service.name, { priceMsat, until: this.#now() + p.cacheSeconds * 1000 });
+    this.#cache.set(name, { priceMsat, until: this.#now() + p.cacheSeconds * 1000 });
     return priceMsat;
   }
 }

@@ -12,7 +12,7 @@ import { type Logger, pino } from 'pino';
 import { ensurePrivateDir } from '../core/datadir.js';
 import { LightproofError } from '../core/errors.js';
 import { KeyRing } from '../l402/index.js';
-import { EmbeddedLightning, type LightningNode, LndNode } from '../lightning/index.js';
+import { EmbeddedLightning, type LightningNode, LndNode, type NodeInfo } from '../lightning/index.js';
 import { AdminServer, adminCredential } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayHandler } from './handler.js';
@@ -75,8 +75,23 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     await revocations.start(o.revocationPollMs ?? 1000);
     cleanups.push(() => revocations.stop());
     const nodeInfo = async () => node.getInfo().catch(() => null);
+    // The well-known document names the node (pubkey, network), which never changes: ask once it
+    // answers, rather than calling the node on every public, unauthenticated request.
+    let identity: Promise<NodeInfo | null> | null = null;
+    const nodeIdentity = () => {
+      identity ??= nodeInfo().then((info) => {
+        if (info === null) identity = null;
+        return info;
+      });
+      return identity;
+    };
     const wellKnown = () =>
-      wellKnownDocument({ config, prices, receiptKey: receipts?.publicKeyHex ?? null, nodeInfo });
+      wellKnownDocument({
+        config,
+        prices,
+        receiptKey: receipts?.publicKeyHex ?? null,
+        nodeInfo: nodeIdentity,
+      });
     const handler = new GatewayHandler({
       config,
       node,
