@@ -65,6 +65,15 @@ async function route(req: IncomingMessage, body: Buffer): Promise<Response> {
   if (path === '/amountless') {
     return challengeFor(await provider.createInvoice({ amountMsat: null, description: 'any amount' }));
   }
+  if (path === '/mismatch' || path === '/advertised') {
+    // The body advertises PRICE; /mismatch bills double.
+    const amount = path === '/mismatch' ? msat(PRICE * 2n) : PRICE;
+    const challenge = challengeFor(await provider.createInvoice({ amountMsat: amount }));
+    return new Response(JSON.stringify({ title: 'Payment Required', amount_msat: Number(PRICE) }), {
+      status: 402,
+      headers: { ...Object.fromEntries(challenge.headers), 'content-type': 'application/problem+json' },
+    });
+  }
   if (path === '/mainnet') {
     const inv = await mainnetHost.ensureAccount('shop').createInvoice({ amountMsat: PRICE });
     return challengeFor(inv);
@@ -169,6 +178,15 @@ describe('createL402Fetch against the paywall over HTTP', () => {
     await rejectsWith(client({ now: later })(`${base}/chat/x`), 'LP_L402_INVOICE_EXPIRED');
     await rejectsWith(client()(`${base}/garbled`), 'LP_L402_BAD_CHALLENGE');
     assert.equal(await spentSinceLast(), 0n);
+  });
+
+  it('refuses an invoice whose amount differs from the price the 402 body advertises', async () => {
+    await spentSinceLast();
+    const err = await rejectsWith(client()(`${base}/mismatch`), 'LP_L402_PRICE_MISMATCH');
+    assert.match(err.message, /advertises 21000 msat but its invoice asks 42000 msat/);
+    assert.equal(await spentSinceLast(), 0n);
+    const quote = client().quote(`${base}/advertised`);
+    assert.equal((await quote).paymentRequired, true, 'a matching advertised price is accepted');
   });
 
   it('hands back a 402 that offers no L402 challenge', async () => {

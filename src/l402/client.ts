@@ -23,6 +23,12 @@ export interface PayContext {
   url: URL;
   amountMsat: Msat;
   paymentHash: string;
+  /** The macaroon the payment unlocks (base64), so a payer can journal it and recover it after a crash. */
+  token: string;
+  /** The first service the macaroon names, or null. */
+  service: string | null;
+  /** Unix seconds the token stops being valid, from its caveats, or null. */
+  validUntil: number | null;
 }
 
 /** Pays one invoice and returns its preimage (hex). Budgets and approvals live behind this. */
@@ -208,7 +214,15 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
 
   async function payFor(p: Prepared, offer: Offer): Promise<CachedToken> {
     const { invoice } = offer;
-    const ctx = { url: p.url, amountMsat: invoice.amountMsat as Msat, paymentHash: invoice.paymentHash };
+    const service = offer.services[0] ?? null;
+    const ctx: PayContext = {
+      url: p.url,
+      amountMsat: invoice.amountMsat as Msat,
+      paymentHash: invoice.paymentHash,
+      token: offer.token,
+      service,
+      validUntil: offer.validUntil,
+    };
     const { preimage } = await options.payer.pay(invoice, ctx);
     const hex = typeof preimage === 'string' ? preimage.toLowerCase() : '';
     if (!/^[0-9a-f]{64}$/.test(hex) || bytesToHex(sha256(hexToBytes(hex))) !== invoice.paymentHash) {
@@ -218,20 +232,7 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
         { details: { paymentHash: invoice.paymentHash } },
       );
     }
-    const service = offer.services[0] ?? null;
-    const pathPrefix = p.url.pathname.slice(0, p.url.pathname.lastIndexOf('/') + 1) || '/';
-    const entry: CachedToken = {
-      key: `${p.url.origin} ${service === null ? `path:${pathPrefix}` : `service:${service}`}`,
-      origin: p.url.origin,
-      service,
-      pathPrefix,
-      paths: [p.url.pathname],
-      token: offer.token,
-      preimage: hex,
-      paymentHash: invoice.paymentHash,
-      validUntil: offer.validUntil,
-      storedAt: Date.now(),
-    };
+    const entry = tokenEntry(p.url, ctx, hex);
     await cache.put(entry);
     return entry;
   }
@@ -304,6 +305,28 @@ export function createL402Fetch(options: L402FetchOptions): L402Fetch {
 }
 
 type Input = string | URL | Request;
+
+/** The cache entry for a paid token: keyed by origin and service (or the path's directory without one). */
+export function tokenEntry(
+  url: URL,
+  paid: Pick<PayContext, 'token' | 'service' | 'validUntil' | 'paymentHash'>,
+  preimage: string,
+): CachedToken {
+  const pathPrefix = url.pathname.slice(0, url.pathname.lastIndexOf('/') + 1) || '/';
+  const { service } = paid;
+  return {
+    key: `${url.origin} ${service === null ? `path:${pathPrefix}` : `service:${service}`}`,
+    origin: url.origin,
+    service,
+    pathPrefix,
+    paths: [url.pathname],
+    token: paid.token,
+    preimage,
+    paymentHash: paid.paymentHash,
+    validUntil: paid.validUntil,
+    storedAt: Date.now(),
+  };
+}
 
 async function prepare(input: Input, init: RequestInit | undefined, max: number): Promise<Prepared> {
   const request = new Request(input, init);
@@ -397,12 +420,58 @@ function offerFrom(c: Challenge): Offer | string {
 async function takeOffer(res: Response): Promise<Offer | null> {
   try {
     const offer = readOffer(res);
-    if (offer) await discard(res);
+    if (offer) {
+      await checkAdvertisedPrice(res, offer);
+      await discard(res);
+    }
     return offer;
   } catch (err) {
     await discard(res);
     throw err;
   }
+}
+
+const MAX_PROBLEM_BYTES = 64 * 1024;
+
+/**
+ * A 402 whose JSON body states a price (`amount_msat`, as Lightproof's gateway writes it) must carry an
+ * invoice for that price: a server that advertises one amount and bills another is refused unpaid.
+ */
+async function checkAdvertisedPrice(res: Response, offer: Offer): Promise<void> {
+  if (!/^application\/(problem\+)?json\b/i.test(res.headers.get('content-type') ?? '')) return;
+  const text = await readCapped(res, MAX_PROBLEM_BYTES);
+  if (text === null) return;
+  let advertised: unknown;
+  try {
+    advertised = (JSON.parse(text) as { amount_msat?: unknown } | null)?.amount_msat;
+  } catch {
+    return; // an unreadable body advertises nothing; the invoice alone is the price
+  }
+  if (advertised === undefined) return;
+  const asText = typeof advertised === 'number' || typeof advertised === 'string' ? String(advertised) : '';
+  if (!/^\d{1,19}$/.test(asText) || BigInt(asText) !== offer.invoice.amountMsat) {
+    throw new LightproofError(
+      'LP_L402_PRICE_MISMATCH',
+      `The server advertises ${asText || 'an unreadable price'} msat but its invoice asks ${offer.invoice.amountMsat ?? 'no fixed amount'} msat; nothing was paid. Report it to the provider.`,
+      {
+        status: 502,
+        details: { advertisedMsat: asText, invoiceMsat: String(offer.invoice.amountMsat) },
+      },
+    );
+  }
+}
+
+/** The body as text, or null when it is longer than `max` bytes (then it is not read further). */
+async function readCapped(res: Response, max: number): Promise<string | null> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function badChallenge(why: string): LightproofError {
