@@ -2,11 +2,11 @@
  * The gateway's configuration: a YAML file (or the one-line quick start) checked in full at start.
  * Every error names the file, the field and what is allowed, so a typo never becomes a free API.
  */
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { describeIssues, readConfigFile } from '../core/config-file.js';
 import { LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
+import type { LightningSpec } from '../lightning/index.js';
 import type { RateRule } from './ratelimit.js';
 
 export interface HostPort {
@@ -48,9 +48,7 @@ export interface ServiceConfig {
   description: string | null;
 }
 
-export type LightningConfig =
-  | { kind: 'embedded'; account: string }
-  | { kind: 'lnd'; restUrl: string; macaroonPath: string; tlsCertPath: string | null };
+export type LightningConfig = LightningSpec;
 
 export type StateConfig = { kind: 'sqlite'; path: string | null } | { kind: 'postgres'; url: string };
 
@@ -335,33 +333,7 @@ export function parseGatewayConfig(
 
 /** Reads and checks a YAML config file. */
 export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new LightproofError(
-      'LP_GATEWAY_CONFIG',
-      `Cannot read the gateway config ${path}: ${(cause as Error).message}.`,
-      { cause },
-    );
-  }
-  if (text.length > 1024 * 1024)
-    throw new LightproofError(
-      'LP_GATEWAY_CONFIG',
-      `${path} is larger than 1 MiB; a gateway config is a few dozen lines.`,
-    );
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const where = e.linePos?.[0]
-      ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}`
-      : 'unknown position';
-    throw new LightproofError(
-      'LP_GATEWAY_CONFIG',
-      `${path}: not valid YAML at ${where}: ${e.message.split(' at line ')[0]}`,
-    );
-  }
-  return parseGatewayConfig(doc.toJS({ maxAliasCount: 100 }), path, env);
+  return parseGatewayConfig(readConfigFile(path, 'LP_GATEWAY_CONFIG', 'gateway config'), path, env);
 }
 
 function expandHeaders(
@@ -395,32 +367,10 @@ function fieldError(source: string, field: string, why: string): LightproofError
 }
 
 function configError(source: string, issues: readonly z.core.$ZodIssue[]): LightproofError {
-  const lines = issues.slice(0, 10).map((i) => describeIssue(i, []));
-  const more = issues.length > 10 ? ` (and ${issues.length - 10} more)` : '';
+  const lines = describeIssues(issues);
   return new LightproofError(
     'LP_GATEWAY_CONFIG',
-    `${source} is not a valid gateway config: ${lines.join('; ')}${more}.`,
+    `${source} is not a valid gateway config: ${lines.join('; ')}.`,
     { details: { issues: lines } },
   );
-}
-
-function describeIssue(i: z.core.$ZodIssue, prefix: readonly PropertyKey[]): string {
-  const field = formatPath([...prefix, ...i.path]) || '(top level)';
-  if (i.code === 'unrecognized_keys')
-    return `${field}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (i.code === 'invalid_union' && 'options' in i && i.options?.length)
-    return `${field}: expected one of ${i.options.map((o) => JSON.stringify(o)).join(', ')}`;
-  if (i.code === 'invalid_union' && i.errors.length > 0) {
-    // A value that fits no form: report the form it came closest to (one that got past the type check).
-    const branch = i.errors.find(
-      (b) => b[0] && b[0].code !== 'invalid_type' && b[0].code !== 'invalid_union',
-    );
-    const first = (branch ?? i.errors.find((b) => b[0]?.code === 'invalid_union') ?? i.errors[0])?.[0];
-    if (first) return describeIssue(first, [...prefix, ...i.path]);
-  }
-  return `${field}: ${i.message}`;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }

@@ -12,7 +12,7 @@ import { type Logger, pino } from 'pino';
 import { ensurePrivateDir } from '../core/datadir.js';
 import { LightproofError } from '../core/errors.js';
 import { KeyRing } from '../l402/index.js';
-import { EmbeddedLightning, type LightningNode, LndNode, type NodeInfo } from '../lightning/index.js';
+import { type LightningNode, type NodeInfo, openLightning } from '../lightning/index.js';
 import { AdminServer, adminCredential } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayHandler } from './handler.js';
@@ -180,20 +180,14 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
   }
 }
 
-function openNode(config: GatewayConfig, nodeDir: string, cleanups: (() => void)[]): LightningNode {
-  const ln = config.lightning;
-  if (ln.kind === 'lnd') {
-    const node = new LndNode({
-      restUrl: ln.restUrl,
-      macaroonPath: ln.macaroonPath,
-      ...(ln.tlsCertPath ? { tlsCertPath: ln.tlsCertPath } : {}),
-    });
-    cleanups.push(() => node.close());
-    return node;
-  }
-  const embedded = EmbeddedLightning.open(nodeDir);
-  cleanups.push(() => embedded.close());
-  return embedded.ensureAccount(ln.account);
+function openNode(
+  config: GatewayConfig,
+  nodeDir: string,
+  cleanups: (() => Promise<void> | void)[],
+): LightningNode {
+  const opened = openLightning(config.lightning, nodeDir);
+  cleanups.push(() => opened.close());
+  return opened.node;
 }
 
 /** Counts settled invoices as the node reports them, so the gateway sees payments as they land. */

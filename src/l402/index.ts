@@ -24,6 +24,7 @@ export {
   payerFromNode,
   type QuoteResult,
   type TokenCache,
+  tokenEntry,
 } from './client.js';
 export {
   type Challenge,

@@ -12,4 +12,5 @@ export { checkPayable, parsePaymentHash } from './checks.js';
 export { EmbeddedLightning, EmbeddedNode, type EmbeddedOptions } from './embedded/index.js';
 export { EmbeddedRestServer } from './embedded/rest.js';
 export { LndNode, type LndOptions } from './lnd/index.js';
+export { type LightningSpec, type OpenedNode, openLightning } from './open.js';
 export * from './types.js';

@@ -3,15 +3,9 @@ import { LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { satToMsat } from '../../core/money.js';
 import { EmbeddedLightning, EmbeddedRestServer } from '../../lightning/index.js';
+import { parseSats } from '../args.js';
 import { dataDir, print } from '../context.js';
 import { parseListen } from '../listen.js';
-
-function parseSats(value: string): bigint {
-  if (!/^\d{1,16}$/.test(value)) {
-    throw new LightproofError('LP_CLI_BAD_AMOUNT', `'${value}' is not a whole number of satoshis.`);
-  }
-  return BigInt(value);
-}
 
 export function registerNode(program: Command): void {
   const node = program
@@ -63,7 +57,7 @@ export function registerNode(program: Command): void {
     .option('--deposit-sat <sats>', 'fund it with this many satoshis (the embedded node mints them)')
     .addHelpText('after', '\nExample:\n  $ lightproof node add-account agent --deposit-sat 100000')
     .action((name: string, opts: { depositSat?: string }, cmd: Command) => {
-      const deposit = opts.depositSat === undefined ? undefined : parseSats(opts.depositSat);
+      const deposit = opts.depositSat === undefined ? undefined : parseSats(opts.depositSat, '--deposit-sat');
       const embedded = EmbeddedLightning.open(dataDir(cmd, 'node'));
       try {
         embedded.createAccount(name);
