@@ -2,7 +2,7 @@
  * Config files an operator writes by hand (YAML, or JSON, which YAML reads too): read with a size cap
  * and duplicate keys refused, and zod's complaints turned into one line per field.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { LightproofError } from './errors.js';
@@ -13,14 +13,15 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 export function readConfigFile(path: string, code: string, noun: string): unknown {
   let text: string;
   try {
+    if (statSync(path).size > MAX_CONFIG_BYTES)
+      throw new LightproofError(code, `${path} is larger than 1 MiB; a ${noun} is a few dozen lines.`);
     text = readFileSync(path, 'utf8');
   } catch (cause) {
+    if (cause instanceof LightproofError) throw cause;
     throw new LightproofError(code, `Cannot read the ${noun} ${path}: ${(cause as Error).message}.`, {
       cause,
     });
   }
-  if (text.length > MAX_CONFIG_BYTES)
-    throw new LightproofError(code, `${path} is larger than 1 MiB; a ${noun} is a few dozen lines.`);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -32,7 +33,14 @@ export function readConfigFile(path: string, code: string, noun: string): unknow
       `${path}: not valid YAML at ${where}: ${e.message.split(' at line ')[0]}`,
     );
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    // e.g. an alias bomb: more alias expansions than any hand-written file needs
+    throw new LightproofError(code, `${path}: ${(cause as Error).message}; write the values out instead.`, {
+      cause,
+    });
+  }
 }
 
 /** At most ten issues, each as "field.path: what is wrong". */
