@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isLightproofError, LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
 import { type Kit, startKit } from '../gateway/gateway.testkit.js';
-import { createL402Fetch, MemoryTokenCache } from '../l402/index.js';
+import {
+  createL402Fetch,
+  createPaywall,
+  KeyRing,
+  MemoryTokenCache,
+  sendWebResponse,
+  toWebRequest,
+} from '../l402/index.js';
 import { EmbeddedLightning, type LightningNode, type PaymentStatus } from '../lightning/index.js';
 import { parsePolicy } from './policy.js';
 import { SqliteWalletStore } from './store/index.js';
@@ -192,6 +201,39 @@ describe('Wallet against a real gateway on the embedded node', () => {
     await rejects(wallet.approve(id2, 'alice'), 'LP_WALLET_NOT_AWAITING');
     assert.equal(await spent(), 0n);
     await wallet.close();
+  });
+
+  it('pays exactly once when a server keeps answering 402 after payment, and refuses a garbled challenge', async () => {
+    const paywall = createPaywall({
+      node: kit.provider,
+      keys: KeyRing.generate(),
+      service: 'x',
+      price: msat(PRICE),
+    });
+    const server = createServer((req, res) => {
+      void (async () => {
+        const request = toWebRequest(req);
+        if (new URL(request.url).pathname === '/garbled') {
+          res.writeHead(402, { 'www-authenticate': 'L402 macaroon="AgE", invoice="lnbcrt1zzz"' });
+          return res.end();
+        }
+        await sendWebResponse(res, ((await paywall.challenge(request)) as { response: Response }).response);
+      })();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const wallet = await open();
+    await spent();
+    const err = await rejects(wallet.fetch()(`${base}/stubborn`), 'LP_L402_PAID_BUT_REFUSED');
+    assert.match(err.message, /nothing more was paid/);
+    await rejects(wallet.fetch()(`${base}/garbled`), 'LP_L402_BAD_CHALLENGE');
+    assert.equal(await spent(), PRICE, 'one payment, not a loop');
+    assert.deepEqual(
+      (await wallet.store.list()).map((r) => r.state),
+      ['paid'],
+    );
+    await wallet.close();
+    await new Promise((r) => server.close(r));
   });
 
   it('checks direct invoices: amountless, above the max, another network, expired', async () => {
