@@ -17,6 +17,7 @@ import {
   toWebRequest,
 } from '../l402/index.js';
 import { EmbeddedLightning, type LightningNode, type PaymentStatus } from '../lightning/index.js';
+import { closeDefaultWallet, l402Fetch } from './default.js';
 import { parsePolicy } from './policy.js';
 import { SqliteWalletStore } from './store/index.js';
 import type { NewPayment } from './types.js';
@@ -234,6 +235,22 @@ describe('Wallet against a real gateway on the embedded node', () => {
     );
     await wallet.close();
     await new Promise((r) => server.close(r));
+  });
+
+  it('l402Fetch opens the wallet in LIGHTPROOF_DATA_DIR on first use and pays from it', async () => {
+    const previous = process.env.LIGHTPROOF_DATA_DIR;
+    process.env.LIGHTPROOF_DATA_DIR = kit.dir; // the kit's embedded node: the "agent" account is funded
+    try {
+      await spent();
+      const res = await l402Fetch(kit.url('/default'));
+      assert.equal(res.status, 200);
+      assert.equal((await l402Fetch(kit.url('/default2'))).status, 200, 'token reused');
+      assert.equal(await spent(), PRICE);
+    } finally {
+      await closeDefaultWallet();
+      if (previous === undefined) delete process.env.LIGHTPROOF_DATA_DIR;
+      else process.env.LIGHTPROOF_DATA_DIR = previous;
+    }
   });
 
   it('checks direct invoices: amountless, above the max, another network, expired', async () => {
