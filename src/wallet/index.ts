@@ -47,6 +47,7 @@ export type {
   WalletSettings,
   WalletStore,
 } from './types.js';
+export { COUNTED_STATES, PAYMENT_STATES } from './types.js';
 export {
   type PayerOptions,
   type PayRequest,

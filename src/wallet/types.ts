@@ -19,6 +19,16 @@ export type PaymentState =
   | 'paid'
   | 'failed';
 
+export const PAYMENT_STATES: readonly PaymentState[] = [
+  'quoted',
+  'awaiting-approval',
+  'rejected',
+  'reserved',
+  'paying',
+  'paid',
+  'failed',
+];
+
 /** States whose amount counts against budgets: held (reserved, paying) or spent (paid). */
 export const COUNTED_STATES: readonly PaymentState[] = ['reserved', 'paying', 'paid'];
 

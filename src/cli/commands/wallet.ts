@@ -7,6 +7,7 @@ import {
   mergePolicy,
   type OpenedWallet,
   openWallet,
+  PAYMENT_STATES,
   type PaymentRecord,
   type PaymentState,
   policyToDocument,
@@ -15,15 +16,7 @@ import {
 import { parseCount, parseSats } from '../args.js';
 import { dataDir, print } from '../context.js';
 
-const STATES: readonly PaymentState[] = [
-  'quoted',
-  'awaiting-approval',
-  'rejected',
-  'reserved',
-  'paying',
-  'paid',
-  'failed',
-];
+const STATES = PAYMENT_STATES;
 
 /** Runs `fn` on the wallet of the command's data directory and closes it after. */
 async function withWallet<T>(cmd: Command, fn: (w: OpenedWallet) => Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ import {
   type Decision,
   type ListQuery,
   type NewPayment,
+  PAYMENT_STATES,
   type PaymentRecord,
   type PaymentSource,
   type PaymentState,
@@ -15,16 +16,6 @@ import {
   type WalletSettings,
   type WindowStarts,
 } from '../types.js';
-
-export const PAYMENT_STATES: readonly PaymentState[] = [
-  'quoted',
-  'awaiting-approval',
-  'rejected',
-  'reserved',
-  'paying',
-  'paid',
-  'failed',
-];
 
 /** The states as an SQL list, for CHECK constraints and filters (fixed words, never user input). */
 export const sqlList = (states: readonly string[]): string => states.map((s) => `'${s}'`).join(', ');
