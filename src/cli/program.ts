@@ -2,9 +2,12 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
+import { registerFetch } from './commands/fetch.js';
 import { registerGateway } from './commands/gateway.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerNode } from './commands/node.js';
 import { registerRegtest } from './commands/regtest.js';
+import { registerWallet } from './commands/wallet.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -23,8 +26,11 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  $ lightproof demo\n  $ lightproof decode lnbcrt10u1p...');
   registerDemo(program);
   registerDecode(program);
+  registerFetch(program);
   registerGateway(program);
+  registerMcp(program);
   registerNode(program);
   registerRegtest(program);
+  registerWallet(program);
   return program;
 }

@@ -201,7 +201,8 @@ export class Wallet {
       now: this.#now,
     });
     const wrapped = async (input: string | URL | Request, init?: RequestInit) => {
-      await this.resumeApproved(new URL(input instanceof Request ? input.url : input).origin);
+      const origin = new URL(input instanceof Request ? input.url : input).origin;
+      await this.resumeApproved(origin, options.onPayment);
       return inner(input, init);
     };
     return Object.assign(wrapped, { quote: inner.quote, cache: inner.cache });
@@ -441,7 +442,7 @@ export class Wallet {
    * Pays L402 challenges a person approved after their requester stopped waiting, so the next request
    * to that origin finds the token already bought.
    */
-  async resumeApproved(origin: string): Promise<void> {
+  async resumeApproved(origin: string, onPayment?: (record: PaymentRecord) => void): Promise<void> {
     const reserved = await this.store.list({ states: ['reserved'], limit: 100 });
     for (const record of reserved) {
       if (record.source !== 'l402' || record.decidedBy === null || !record.url) continue;
@@ -453,7 +454,10 @@ export class Wallet {
         service: record.service,
         tokenValidUntil: record.tokenValidUntil,
         memo: record.memo,
-      }).catch(() => {}); // its outcome is journaled; the request that follows pays or fails on its own
+      }).then(
+        (paid) => onPayment?.(paid),
+        () => {}, // its outcome is journaled; the request that follows pays or fails on its own
+      );
     }
   }
 
