@@ -8,7 +8,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Kit, startKit } from '../gateway/gateway.testkit.js';
+import { type Kit, spendMeter, startKit } from '../gateway/gateway.testkit.js';
 
 const entry = fileURLToPath(new URL('./main.ts', import.meta.url));
 let kit: Kit;
@@ -17,6 +17,7 @@ before(async () => {
   kit = await startKit({
     config: { services: [{ name: 'chat', upstream: 'UPSTREAM', price: 10, tokenTimeout: '1h' }] },
   });
+  spent = spendMeter(kit.agent);
 });
 after(() => kit.stop());
 
@@ -36,14 +37,8 @@ function cli(...args: string[]): Promise<{ status: number | null; out: string; e
 
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 
-/** Msat the agent account has spent since the last call, from the node's own ledger. */
-let last: bigint | undefined;
-async function spent(): Promise<bigint> {
-  const now = (await kit.agent.balance()).spendableMsat;
-  const d = last === undefined ? 0n : last - now;
-  last = now;
-  return d;
-}
+/** Msat the agent's embedded account spent since the last call, from the node's own ledger. */
+let spent: () => Promise<bigint>;
 
 describe('lightproof fetch', () => {
   it('quotes with --no-pay and pays nothing', async () => {

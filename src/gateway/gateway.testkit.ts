@@ -188,3 +188,17 @@ export async function problemOf(res: Response): Promise<{ status: number; code: 
   assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
   return (await res.json()) as { status: number; code: string; detail: string };
 }
+
+/**
+ * Msat NODE has spent since the meter's previous call (0 on the first), read from the node's own
+ * ledger: the evidence that a payment happened once, or not at all, whatever the payer says.
+ */
+export function spendMeter(node: LightningNode): () => Promise<bigint> {
+  let last: bigint | undefined;
+  return async () => {
+    const now = (await node.balance()).spendableMsat;
+    const spent = last === undefined ? 0n : last - now;
+    last = now;
+    return spent;
+  };
+}

@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { msat } from '../core/money.js';
-import { type Kit, startKit } from '../gateway/gateway.testkit.js';
+import { type Kit, spendMeter, startKit } from '../gateway/gateway.testkit.js';
 import { decodeInvoice } from '../lightning/index.js';
 import { parsePolicy } from '../wallet/policy.js';
 import { SqliteWalletStore } from '../wallet/store/index.js';
@@ -54,6 +54,7 @@ before(async () => {
       ],
     },
   });
+  spent = spendMeter(kit.agent);
   tmp = mkdtempSync(join(tmpdir(), 'lightproof-mcp-'));
 });
 
@@ -62,14 +63,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** What the agent's embedded account spent since the last call, from the node's own ledger. */
-let last: bigint | undefined;
-async function spent(): Promise<bigint> {
-  const now = (await kit.agent.balance()).spendableMsat;
-  const d = last === undefined ? 0n : last - now;
-  last = now;
-  return d;
-}
+/** Msat the agent's embedded account spent since the last call, from the node's own ledger. */
+let spent: () => Promise<bigint>;
 
 interface Result {
   isError: boolean;

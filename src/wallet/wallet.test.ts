@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isLightproofError, LightproofError } from '../core/errors.js';
 import { type Msat, msat } from '../core/money.js';
-import { type Kit, startKit } from '../gateway/gateway.testkit.js';
+import { type Kit, spendMeter, startKit } from '../gateway/gateway.testkit.js';
 import {
   createL402Fetch,
   createPaywall,
@@ -36,6 +36,7 @@ before(async () => {
       services: [{ name: 'chat', upstream: 'UPSTREAM', price: 10, tokenTimeout: '1h' }],
     },
   });
+  spent = spendMeter(kit.agent);
   dir = mkdtempSync(join(tmpdir(), 'lightproof-wallet-'));
 });
 
@@ -54,14 +55,8 @@ async function open(policy: Record<string, unknown> = {}, node: LightningNode = 
   return wallet;
 }
 
-/** What the agent's embedded account has spent since the last call: the node's ledger, not the wallet's. */
-let last: bigint | undefined;
-async function spent(): Promise<bigint> {
-  const now = (await kit.agent.balance()).spendableMsat;
-  const d = last === undefined ? 0n : last - now;
-  last = now;
-  return d;
-}
+/** Msat the agent's embedded account spent since the last call, from the node's own ledger. */
+let spent: () => Promise<bigint>;
 
 async function rejects(p: Promise<unknown>, code: string): Promise<LightproofError> {
   const err = await p.then(
