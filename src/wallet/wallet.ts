@@ -103,6 +103,13 @@ export interface ReconcileReport {
 }
 
 const DEFAULT_POLL_MS = 200;
+
+/** How a payment that waited for a person past its invoice's expiry is closed. */
+const APPROVAL_EXPIRED = {
+  reasonCode: 'LP_WALLET_APPROVAL_EXPIRED',
+  reasonText: 'The invoice expired while the payment waited for approval.',
+  decidedBy: 'expiry',
+} as const;
 const OUTCOME_WAIT_MS = 180_000;
 
 export class Wallet {
@@ -547,11 +554,7 @@ export class Wallet {
     if (!record) throw notFound(id);
     if (record.state !== 'awaiting-approval') throw notAwaiting(id, record.state);
     if (this.#now() >= record.invoiceExpiresAt) {
-      await this.store.transition(id, ['awaiting-approval'], 'rejected', this.#now(), {
-        reasonCode: 'LP_WALLET_APPROVAL_EXPIRED',
-        reasonText: 'The invoice expired while the payment waited for approval.',
-        decidedBy: 'expiry',
-      });
+      await this.store.transition(id, ['awaiting-approval'], 'rejected', this.#now(), APPROVAL_EXPIRED);
       throw new LightproofError(
         'LP_WALLET_APPROVAL_EXPIRED',
         `Payment ${id}'s invoice has expired, so it can no longer be approved; the agent must ask again.`,
@@ -596,11 +599,7 @@ export class Wallet {
         });
         report.expired++;
       } else if (record.state === 'awaiting-approval' && expired) {
-        await this.store.transition(record.id, ['awaiting-approval'], 'rejected', now, {
-          reasonCode: 'LP_WALLET_APPROVAL_EXPIRED',
-          reasonText: 'The invoice expired while the payment waited for approval.',
-          decidedBy: 'expiry',
-        });
+        await this.store.transition(record.id, ['awaiting-approval'], 'rejected', now, APPROVAL_EXPIRED);
         report.expired++;
       }
     }
