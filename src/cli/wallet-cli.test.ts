@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +73,19 @@ describe('lightproof fetch', () => {
     assert.deepEqual(res.paid, [], 'no payment the second time');
     assert.equal(kit.upstream.seen.at(-1)?.body, 'hello', 'the body reached the upstream');
     assert.equal(await spent(), 10_000n);
+  });
+
+  it('says a server is unreachable with a code, not a bare "fetch failed"', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const r = await cli('fetch', `http://127.0.0.1:${port}/x`);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.err,
+      /error LP_FETCH_UNREACHABLE: Could not reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    );
   });
 
   it('rejects malformed flags before touching the network', async () => {

@@ -80,7 +80,7 @@ Example:
           onPayment: (r) => payments.push(r),
         });
         if (!opts.pay) {
-          const quote = await l402.quote(target, init);
+          const quote = await l402.quote(target, init).catch((err: unknown) => unreachable(target, err));
           if (!quote.paymentRequired) {
             await quote.response.body?.cancel();
             print(toJson({ payment_required: false, status: quote.response.status }));
@@ -100,7 +100,7 @@ Example:
           );
           return;
         }
-        const res = await l402(target, init);
+        const res = await l402(target, init).catch((err: unknown) => unreachable(target, err));
         await report(res, payments, opts);
         if (opts.fail && res.status >= 400) process.exitCode = 22;
       } finally {
@@ -152,6 +152,17 @@ async function save(res: Response, path: string): Promise<number> {
   });
   await pipeline(body, out);
   return bytes;
+}
+
+/** fetch() reports a refused connection, DNS failure or reset as a bare TypeError: say which and what to do. */
+function unreachable(url: URL, err: unknown): never {
+  if (!(err instanceof TypeError)) throw err;
+  const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
+  throw new LightproofError(
+    'LP_FETCH_UNREACHABLE',
+    `Could not reach ${url.origin} (${cause.code ?? cause.message ?? err.message}); check the URL and that the server is running. Any payment already made is listed by \`lightproof wallet history\`.`,
+    { status: 502, cause: err },
+  );
 }
 
 function requestInit(opts: FetchOptions): RequestInit {
