@@ -11,7 +11,6 @@ export {
   type NetworkParams,
   networkOfGenesis,
   parseBlockHeader,
-  sha256d,
   targetFromBits,
 } from './header.js';
 export { type EsploraHeaderSourceOptions, esploraHeaderSource } from './headers/esplora.js';
