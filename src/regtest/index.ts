@@ -8,6 +8,7 @@ export {
   type StartApertureOptions,
   startAperture,
 } from './aperture.js';
+export { type BitcoinChain, type StartBitcoinChainOptions, startBitcoinChain } from './chain.js';
 export { type LndNodeStatus, type RegtestStatus, regtestStatus, stopRegtestNetwork } from './control.js';
 export { type DaemonBinaries, locateDaemons } from './daemons.js';
 export { lndNodeClient, lndTarget } from './lnd-api.js';
