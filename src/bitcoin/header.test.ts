@@ -5,9 +5,11 @@ import { isLightproofError } from '../core/errors.js';
 import {
   blockHash,
   checkProofOfWork,
+  compactFromTarget,
   NETWORKS,
   networkOfGenesis,
   parseBlockHeader,
+  retargetBits,
   targetFromBits,
 } from './header.js';
 import { MAINNET_HEADERS, REGTEST_GENESIS } from './headers/headers.testkit.js';
@@ -112,5 +114,29 @@ describe('checkProofOfWork', () => {
     assert.equal(checkProofOfWork(raw), false);
     new DataView(raw.buffer).setUint32(72, 0, true);
     assert.equal(checkProofOfWork(parseBlockHeader(raw)), false);
+  });
+});
+
+describe('difficulty retargets', () => {
+  it('writes targets back in compact form, normalised as Bitcoin Core does', () => {
+    for (const bits of [0x1d00ffff, 0x1b0404cb, 0x207fffff, 0x05009234, 0x03123456, 0x04123456, 0x02008000]) {
+      assert.equal(compactFromTarget(targetFromBits(bits)), bits, bits.toString(16));
+    }
+    assert.equal(compactFromTarget(targetFromBits(0x01123456)), 0x01120000);
+    assert.equal(compactFromTarget(0x80n), 0x02008000);
+  });
+
+  it("matches Bitcoin Core's pow_tests vectors", () => {
+    const limit = NETWORKS.mainnet.powLimit;
+    assert.equal(retargetBits(0x1d00ffff, 1261130161, 1262152739, limit), 0x1d00d86a);
+    assert.equal(retargetBits(0x1d00ffff, 1231006505, 1233061996, limit), 0x1d00ffff);
+    assert.equal(retargetBits(0x1c05a3f4, 1279008237, 1279297671, limit), 0x1c0168fd);
+    assert.equal(retargetBits(0x1c387f6f, 1263163443, 1269211443, limit), 0x1d00e1fd);
+  });
+
+  it('clamps a period to a quarter and four times two weeks', () => {
+    const limit = NETWORKS.mainnet.powLimit;
+    assert.equal(retargetBits(0x1d00ffff, 1000, 1001, limit), 0x1c3fffc0);
+    assert.equal(retargetBits(0x1c3fffc0, 0, 100 * 14 * 86400, limit), 0x1d00ffff);
   });
 });

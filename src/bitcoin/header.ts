@@ -29,6 +29,12 @@ export interface NetworkParams {
   readonly genesisHash: string;
   /** The easiest target a header may claim (Bitcoin Core's powLimit). */
   readonly powLimit: bigint;
+  /**
+   * Whether every header's bits follow from the chain before it by the plain 2016-block retarget.
+   * Only mainnet: the testnets let any block fall to minimum difficulty, regtest never retargets, and
+   * signet is left unchecked rather than risk differing from Core's 256-bit arithmetic near its limit.
+   */
+  readonly retargets: boolean;
 }
 
 const MAIN_POW_LIMIT = (1n << 224n) - 1n;
@@ -37,22 +43,27 @@ export const NETWORKS: Readonly<Record<BitcoinNetwork, NetworkParams>> = {
   mainnet: {
     genesisHash: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
     powLimit: MAIN_POW_LIMIT,
+    retargets: true,
   },
   testnet: {
     genesisHash: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
     powLimit: MAIN_POW_LIMIT,
+    retargets: false,
   },
   testnet4: {
     genesisHash: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
     powLimit: MAIN_POW_LIMIT,
+    retargets: false,
   },
   signet: {
     genesisHash: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
     powLimit: BigInt(`0x00000377ae${'0'.repeat(54)}`),
+    retargets: false,
   },
   regtest: {
     genesisHash: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
     powLimit: (1n << 255n) - 1n,
+    retargets: false,
   },
 };
 
@@ -147,4 +158,37 @@ export function checkProofOfWork(header: Uint8Array | BlockHeader, powLimit?: bi
   }
   if (powLimit !== undefined && target > powLimit) return false;
   return BigInt(`0x${parsed.hash}`) <= target;
+}
+
+/** Difficulty changes every 2016 blocks, aiming at two weeks per period. */
+export const RETARGET_INTERVAL = 2016;
+const TARGET_TIMESPAN = 14 * 24 * 60 * 60;
+
+/** The compact form of a target (Bitcoin Core's GetCompact), the inverse of targetFromBits. */
+export function compactFromTarget(target: bigint): number {
+  if (target <= 0n) return 0;
+  let size = Math.ceil(target.toString(2).length / 8);
+  let compact = Number(size <= 3 ? target << BigInt(8 * (3 - size)) : target >> BigInt(8 * (size - 3)));
+  // The mantissa's top bit is a sign bit, so a target that would set it moves up one byte.
+  if (compact & 0x00800000) {
+    compact >>>= 8;
+    size += 1;
+  }
+  return (compact | (size << 24)) >>> 0;
+}
+
+/**
+ * The bits of the first block of a period (Bitcoin Core's CalculateNextWorkRequired): the last
+ * period's target scaled by how long it took, from the time of its first block (height h-2016) to its
+ * last (h-1), clamped to a factor of four either way and never easier than powLimit.
+ */
+export function retargetBits(
+  lastBits: number,
+  firstTime: number,
+  lastTime: number,
+  powLimit: bigint,
+): number {
+  const span = Math.min(Math.max(lastTime - firstTime, TARGET_TIMESPAN / 4), TARGET_TIMESPAN * 4);
+  const target = (targetFromBits(lastBits) * BigInt(span)) / BigInt(TARGET_TIMESPAN);
+  return compactFromTarget(target > powLimit ? powLimit : target);
 }

@@ -116,6 +116,14 @@ describe('headers file: refusals', () => {
     refuses(`358391 ${bytesToHex(forged)}\n`, 'LP_BTC_HEADER_POW_LIMIT', 1, {});
   });
 
+  it('refuses a mainnet header whose bits differ from the chain before it inside a period', () => {
+    const raw = hexToBytes(MAINNET_HEADERS[2]);
+    const next = Uint8Array.from(raw);
+    next.set(sha256d(raw), 4);
+    new DataView(next.buffer).setUint32(72, 0x1c00ffff, true);
+    refuses(`${MAINNET_HEADERS.join('\n')}\n${bytesToHex(next)}\n`, 'LP_BTC_HEADER_BAD_DIFFICULTY', 4, {});
+  });
+
   it('refuses a chain from another network than the one asked for', () => {
     refuses(hexLines(chain), 'LP_BTC_WRONG_NETWORK', 1, {});
     refuses(`${MAINNET_HEADERS[0]}\n`, 'LP_BTC_WRONG_NETWORK', 1, REGTEST);

@@ -10,7 +10,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { LightproofError } from '../../core/errors.js';
-import { type BitcoinNetwork, HEADER_BYTES, NETWORKS } from '../header.js';
+import {
+  type BitcoinNetwork,
+  type BlockHeader,
+  HEADER_BYTES,
+  NETWORKS,
+  parseBlockHeader,
+  RETARGET_INTERVAL,
+  retargetBits,
+} from '../header.js';
 import {
   checkHeader,
   type HeaderSource,
@@ -80,6 +88,14 @@ function equalAt(a: Uint8Array, aStart: number, b: Uint8Array): boolean {
   return true;
 }
 
+/** What the loader remembers of the line before, to link and to check difficulty. */
+interface Previous {
+  hash: Uint8Array;
+  height: number | undefined;
+  bits: number;
+  time: number;
+}
+
 /**
  * Holds the headers compactly (80 bytes each in one buffer) so a whole-chain file fits in memory;
  * headers are parsed again on lookup, which costs one sha256d.
@@ -87,74 +103,27 @@ function equalAt(a: Uint8Array, aStart: number, b: Uint8Array): boolean {
 class HeaderFile implements HeaderSource {
   readonly name: string;
   readonly network: BitcoinNetwork;
+  private readonly where: string;
   private readonly raws: Uint8Array;
-  private readonly heights: (number | undefined)[];
+  private readonly heights: (number | undefined)[] = [];
+  private readonly lineOf: number[] = [];
   private readonly byHeight = new Map<number, number>();
   private byRoot: Map<string, number> | undefined;
+  private previous: Previous | undefined;
 
   constructor(text: string, where: string, network: BitcoinNetwork) {
     this.name = `headers file ${where}`;
+    this.where = where;
     this.network = network;
     // Each header takes at least 160 characters, which bounds the buffer by the text, not by its line count.
     this.raws = new Uint8Array((Math.floor(text.length / (HEADER_BYTES * 2)) + 1) * HEADER_BYTES);
-    this.heights = [];
-    const lineOf: number[] = [];
-    const genesis = NETWORKS[network].genesisHash;
-    let prevHash: Uint8Array | undefined;
-    let prevHeight: number | undefined;
     let lineNo = 0;
     for (let start = 0; start <= text.length; ) {
       const end = text.indexOf('\n', start);
       const stop = end === -1 ? text.length : end;
       const parsed = parseLine(text.slice(start, stop), ++lineNo, where);
       start = stop + 1;
-      if (!parsed) continue;
-      const raw = hexToBytes(parsed.hex);
-      const header = checkHeader(raw, {
-        network,
-        height: parsed.height,
-        where: `line ${parsed.line} of ${where}`,
-      });
-      const links = prevHash !== undefined && equalAt(raw, 4, prevHash);
-      const inferred =
-        header.hash === genesis ? 0 : links && prevHeight !== undefined ? prevHeight + 1 : undefined;
-      if (parsed.height !== undefined && inferred !== undefined && parsed.height !== inferred) {
-        throw fileError(
-          'LP_BTC_HEADERS_FILE_CONFLICT',
-          where,
-          parsed.line,
-          `says height ${parsed.height}, but the header is at height ${inferred} (${inferred === 0 ? 'it is the genesis block' : 'it links to the line before'}). Fix or drop the height.`,
-        );
-      }
-      if (parsed.height === 0 && header.hash !== genesis) {
-        throw fileError(
-          'LP_BTC_HEADERS_FILE_CONFLICT',
-          where,
-          parsed.line,
-          `says height 0, but the header is not ${network}'s genesis block. Fix the height, or pass the network the file is for.`,
-        );
-      }
-      const height = parsed.height ?? inferred;
-      prevHash = hexToBytes(header.hash).reverse();
-      prevHeight = height;
-      if (height !== undefined) {
-        const earlier = this.byHeight.get(height);
-        if (earlier !== undefined) {
-          if (equalAt(this.raws, earlier * HEADER_BYTES, raw)) continue;
-          throw fileError(
-            'LP_BTC_HEADERS_FILE_CONFLICT',
-            where,
-            parsed.line,
-            `holds a different header for height ${height} than line ${lineOf[earlier]}. Keep the one on the best chain and remove the other.`,
-            { height, otherLine: lineOf[earlier] },
-          );
-        }
-      }
-      const index = this.heights.length;
-      this.raws.set(raw, index * HEADER_BYTES);
-      this.heights.push(height);
-      lineOf.push(parsed.line);
-      if (height !== undefined) this.byHeight.set(height, index);
+      if (parsed) this.load(parsed);
     }
     if (this.heights.length === 0) {
       throw fileError(
@@ -162,6 +131,86 @@ class HeaderFile implements HeaderSource {
         where,
         undefined,
         'holds no headers. Write one 80-byte header in hex per line.',
+      );
+    }
+  }
+
+  private load(parsed: ParsedLine): void {
+    const raw = hexToBytes(parsed.hex);
+    const header = parseBlockHeader(raw);
+    const prev = this.previous;
+    const links = prev !== undefined && equalAt(raw, 4, prev.hash);
+    const height = this.heightOf(parsed, header.hash, links);
+    if (links && prev && height !== undefined) this.checkDifficulty(parsed.line, header, height, prev);
+    checkHeader(header, { network: this.network, height, where: `line ${parsed.line} of ${this.where}` });
+    this.previous = { hash: hexToBytes(header.hash).reverse(), height, bits: header.bits, time: header.time };
+    if (height !== undefined) {
+      const earlier = this.byHeight.get(height);
+      if (earlier !== undefined) {
+        if (equalAt(this.raws, earlier * HEADER_BYTES, raw)) return;
+        throw fileError(
+          'LP_BTC_HEADERS_FILE_CONFLICT',
+          this.where,
+          parsed.line,
+          `holds a different header for height ${height} than line ${this.lineOf[earlier]}. Keep the one on the best chain and remove the other.`,
+          { height, otherLine: this.lineOf[earlier] },
+        );
+      }
+    }
+    const index = this.heights.length;
+    this.raws.set(raw, index * HEADER_BYTES);
+    this.heights.push(height);
+    this.lineOf.push(parsed.line);
+    if (height !== undefined) this.byHeight.set(height, index);
+  }
+
+  /** The line's own height, or the one its link gives it; the two must agree. */
+  private heightOf(parsed: ParsedLine, hash: string, links: boolean): number | undefined {
+    const genesis = NETWORKS[this.network].genesisHash;
+    const prevHeight = this.previous?.height;
+    const inferred = hash === genesis ? 0 : links && prevHeight !== undefined ? prevHeight + 1 : undefined;
+    if (parsed.height !== undefined && inferred !== undefined && parsed.height !== inferred) {
+      throw fileError(
+        'LP_BTC_HEADERS_FILE_CONFLICT',
+        this.where,
+        parsed.line,
+        `says height ${parsed.height}, but the header is at height ${inferred} (${inferred === 0 ? 'it is the genesis block' : 'it links to the line before'}). Fix or drop the height.`,
+      );
+    }
+    if (parsed.height === 0 && hash !== genesis) {
+      throw fileError(
+        'LP_BTC_HEADERS_FILE_CONFLICT',
+        this.where,
+        parsed.line,
+        `says height 0, but the header is not ${this.network}'s genesis block. Fix the height, or pass the network the file is for.`,
+      );
+    }
+    return parsed.height ?? inferred;
+  }
+
+  /**
+   * On mainnet a linked header's bits are fixed by the chain before it, so a forged chain must redo
+   * the real chain's work, not just difficulty 1 per header. A retarget is checked when the file
+   * also holds the period's first block.
+   */
+  private checkDifficulty(line: number, header: BlockHeader, height: number, prev: Previous): void {
+    const params = NETWORKS[this.network];
+    if (!params.retargets) return;
+    let want = prev.bits;
+    if (height % RETARGET_INTERVAL === 0) {
+      const first = this.byHeight.get(height - RETARGET_INTERVAL);
+      if (first === undefined) return;
+      const firstTime = new DataView(this.raws.buffer, first * HEADER_BYTES).getUint32(68, true);
+      want = retargetBits(prev.bits, firstTime, prev.time, params.powLimit);
+    }
+    if (header.bits !== want) {
+      const hex = (bits: number) => bits.toString(16).padStart(8, '0');
+      throw fileError(
+        'LP_BTC_HEADER_BAD_DIFFICULTY',
+        this.where,
+        line,
+        `has difficulty bits ${hex(header.bits)}, but at height ${height} the chain before it requires ${hex(want)}. The header is forged or the file skips or reorders blocks; take the headers from a synced node.`,
+        { height, bits: hex(header.bits), expected: hex(want) },
       );
     }
   }

@@ -39,8 +39,8 @@ export interface HeaderCheck {
 }
 
 /** Parses and checks one header; throws a typed error naming `where` when the header cannot be trusted. */
-export function checkHeader(raw: Uint8Array, check: HeaderCheck): VerifiedHeader {
-  const header = parseBlockHeader(raw);
+export function checkHeader(raw: Uint8Array | BlockHeader, check: HeaderCheck): VerifiedHeader {
+  const header = raw instanceof Uint8Array ? parseBlockHeader(raw) : raw;
   const details = { where: check.where, height: check.height, hash: header.hash };
   if (check.claimedHash !== undefined && check.claimedHash.toLowerCase() !== header.hash) {
     throw new LightproofError(
