@@ -71,12 +71,13 @@ export function isBitcoinNetwork(name: string): name is BitcoinNetwork {
   return Object.hasOwn(NETWORKS, name);
 }
 
+const BY_GENESIS = new Map(
+  (Object.keys(NETWORKS) as BitcoinNetwork[]).map((name) => [NETWORKS[name].genesisHash, name]),
+);
+
 /** The network whose genesis block has this hash (display hex), if any. */
 export function networkOfGenesis(hash: string): BitcoinNetwork | undefined {
-  for (const [name, params] of Object.entries(NETWORKS)) {
-    if (params.genesisHash === hash) return name as BitcoinNetwork;
-  }
-  return undefined;
+  return BY_GENESIS.get(hash);
 }
 
 export function sha256d(bytes: Uint8Array): Uint8Array {

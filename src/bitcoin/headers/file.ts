@@ -189,9 +189,11 @@ class HeaderFile implements HeaderSource {
   }
 
   /**
-   * On mainnet a linked header's bits are fixed by the chain before it, so a forged chain must redo
-   * the real chain's work, not just difficulty 1 per header. A retarget is checked when the file
-   * also holds the period's first block.
+   * On mainnet a linked header's bits follow from the chain before it, as in consensus: a forger
+   * cannot pick easy bits at will, and a forged chain that stays easy must space its timestamps ten
+   * minutes a block. That narrows a forgery but does not rule it out; the tip hash, compared with a
+   * node or explorer one trusts, is what anchors the file. A retarget is checked when the file holds
+   * the period's first block.
    */
   private checkDifficulty(line: number, header: BlockHeader, height: number, prev: Previous): void {
     const params = NETWORKS[this.network];
