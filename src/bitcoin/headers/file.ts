@@ -109,6 +109,8 @@ class HeaderFile implements HeaderSource {
   private readonly lineOf: number[] = [];
   private readonly byHeight = new Map<number, number>();
   private byRoot: Map<string, number> | undefined;
+  /** Headers already asked for, parsed once: verifying many proofs asks for the same few blocks. */
+  private readonly parsed = new Map<number, VerifiedHeader>();
   private previous: Previous | undefined;
 
   constructor(text: string, where: string, network: BitcoinNetwork) {
@@ -218,9 +220,13 @@ class HeaderFile implements HeaderSource {
   }
 
   private entry(index: number): VerifiedHeader {
-    const raw = this.raws.subarray(index * HEADER_BYTES, (index + 1) * HEADER_BYTES);
-    const height = this.heights[index];
-    return checkHeader(raw, { network: this.network, height, where: this.name });
+    let header = this.parsed.get(index);
+    if (!header) {
+      const raw = this.raws.slice(index * HEADER_BYTES, (index + 1) * HEADER_BYTES);
+      header = checkHeader(raw, { network: this.network, height: this.heights[index], where: this.name });
+      this.parsed.set(index, header);
+    }
+    return header;
   }
 
   async headerAt(height: number): Promise<VerifiedHeader> {
