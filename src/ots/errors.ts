@@ -15,7 +15,8 @@ export type OtsErrorCode =
   | 'LP_OTS_BAD_ATTESTATION'
   | 'LP_OTS_VARUINT_RANGE'
   | 'LP_OTS_EMPTY_TIMESTAMP'
-  | 'LP_OTS_MSG_MISMATCH';
+  | 'LP_OTS_MSG_MISMATCH'
+  | 'LP_OTS_DIGEST_MISMATCH';
 
 export function otsError(
   code: OtsErrorCode,

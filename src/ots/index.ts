@@ -42,3 +42,12 @@ export {
   SHA256,
 } from './ops.js';
 export { RECURSION_LIMIT, readTimestamp, Timestamp, writeTimestamp } from './timestamp.js';
+export {
+  type BitcoinCheck,
+  type UncheckedAttestation,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifyTarget,
+  verifyFile,
+  verifyTimestamp,
+} from './verify.js';

@@ -78,7 +78,7 @@ describe('the .ots file', () => {
   test('trailing bytes, a wrong magic and another major version are refused', () => {
     throwsCode(() => parseOts(cat(reference, h('00'))), 'LP_OTS_TRAILING_BYTES');
     const badMagic = reference.slice();
-    badMagic[5] ^= 1;
+    badMagic[5] = badMagic[5]! ^ 1;
     throwsCode(() => parseOts(badMagic), 'LP_OTS_BAD_MAGIC');
     // opentimestamps-client examples/invalid/bad-major-version.ots uses 0xff; a varuint then needs more bytes.
     throwsCode(
