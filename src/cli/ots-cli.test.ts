@@ -257,6 +257,21 @@ describe('lightproof ots upgrade', () => {
   });
 });
 
+describe('lightproof ots upgrade usage', () => {
+  test('usage errors exit 2', async () => {
+    for (const [args, code] of [
+      [['ots', 'upgrade', '-'], 'LP_CLI_USAGE'],
+      [['ots', 'upgrade', 'x.ots', '--wait-interval', '0'], 'LP_CLI_BAD_SECONDS'],
+      [['ots', 'upgrade', 'x.ots', '-c', 'https://u:p@cal.example'], 'LP_OTS_CALENDAR_BAD_URL'],
+      [['ots', 'upgrade', 'x.ots', '--whitelist', 'https://*.example/?q'], 'LP_OTS_CALENDAR_BAD_URL'],
+    ] as const) {
+      const r = await cli([...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, new RegExp(`^error ${code}: `, 'm'), args.join(' '));
+    }
+  });
+});
+
 describe('lightproof ots verify', () => {
   let proofFile: string;
   let target: string;

@@ -11,7 +11,7 @@ export interface ProgressStream {
 
 export interface ProgressBar {
   /** Redraws at most ten times a second, and always when done reaches total. */
-  update(done: number, total: number, label?: string): void;
+  update(done: number, total: number): void;
   /** Clears the line. */
   finish(): void;
 }
@@ -29,16 +29,12 @@ const SILENT: ProgressBar = { update() {}, finish() {} };
 export function progressBar(opts: ProgressOptions): ProgressBar {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet || !stream.isTTY) return SILENT;
-  let label = opts.label;
+  const label = opts.label;
   let last = 0;
   let drawn = false;
   const show = opts.unit === 'bytes' ? formatBytes : String;
   return {
-    update(done, total, newLabel) {
-      if (newLabel !== undefined && newLabel !== label) {
-        label = newLabel;
-        last = 0;
-      }
+    update(done, total) {
       const now = Date.now();
       if (done < total && now - last < 100) return;
       last = now;

@@ -1,6 +1,7 @@
 /** What the `lightproof ots` verbs share: usage errors (exit 2), reading proofs, writing files safely. */
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   linkSync,
   openSync,
@@ -102,20 +103,26 @@ export function readProof(path: string): DetachedTimestampFile {
 /** Writes a new file and never replaces one: written aside, synced, then linked into place. */
 export function writeNew(path: string, bytes: Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
   try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, path);
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+    } finally {
+      unlinkSync(tmp);
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw outputExists(path);
-    throw err;
-  } finally {
-    unlinkSync(tmp);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(path)) throw outputExists(path);
+    throw new LightproofError(
+      'LP_OTS_WRITE_FAILED',
+      `Cannot write ${path}: ${(err as Error).message}. Check the directory's permissions and free space.`,
+      { details: { path }, cause: err },
+    );
   }
 }
 

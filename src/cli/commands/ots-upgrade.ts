@@ -9,7 +9,7 @@ import { CalendarWhitelist, checkCalendarUrl, DEFAULT_WHITELIST } from '../../ot
 import { type DetachedTimestampFile, serializeOts } from '../../ots/index.js';
 import { type UpgradeResult, upgradeTimestamp } from '../../ots/upgrade.js';
 import { progressBar } from '../progress.js';
-import { asUsage, collect, readProof, seconds, warn } from './ots-shared.js';
+import { asUsage, collect, readProof, seconds, usage, warn } from './ots-shared.js';
 
 interface UpgradeCliOptions {
   calendar?: string[];
@@ -55,6 +55,8 @@ Example:
   $ lightproof ots upgrade *.ots --wait --wait-interval 600`,
     )
     .action(async (files: string[], opts: UpgradeCliOptions, cmd: Command) => {
+      if (files.includes('-'))
+        usage(cmd, 'LP_CLI_USAGE', 'upgrade rewrites proofs in place; give their paths, not -.');
       const calendars = asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl));
       const whitelist = asUsage(
         cmd,

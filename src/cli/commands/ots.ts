@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { toJson } from '../../core/json.js';
-import { checkCalendarUrl } from '../../ots/calendar-client.js';
+import { checkCalendarUrl, DEFAULT_CALENDARS } from '../../ots/calendar-client.js';
 import { serializeOts } from '../../ots/index.js';
 import { formatInfo } from '../../ots/info.js';
 import { type StampInput, stamp } from '../../ots/stamp.js';
@@ -115,7 +115,7 @@ Example:
       const calendars = opts.calendar?.length
         ? asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl))
         : undefined;
-      const n = calendars?.length ?? 4;
+      const n = calendars?.length ?? DEFAULT_CALENDARS.length;
       const m = opts.m === undefined ? undefined : Number(opts.m);
       if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
         usage(
@@ -130,16 +130,24 @@ Example:
         if (existsSync(out) || seen.has(out)) throw outputExists(out);
         seen.add(out);
       }
-      const bar = progressBar({ label: 'hashing', unit: 'bytes', quiet: opts.quiet });
+      const hashing = progressBar({ label: 'hashing', unit: 'bytes', quiet: opts.quiet });
+      const asking = progressBar({ label: 'calendars', unit: 'items', quiet: opts.quiet });
       const result = await stamp(
         inputs.map((i) => i.input),
         {
           ...(calendars ? { calendars } : {}),
           ...(m !== undefined ? { m } : {}),
           timeoutMs: seconds(cmd, '--timeout', opts.timeout, 5) * 1000,
-          onProgress: (p) => bar.update(p.done, p.total, p.phase === 'hash' ? 'hashing' : 'calendars'),
+          onProgress: (p) => {
+            if (p.phase === 'hash') return hashing.update(p.done, p.total);
+            hashing.finish();
+            asking.update(p.done, p.total);
+          },
         },
-      ).finally(() => bar.finish());
+      ).finally(() => {
+        hashing.finish();
+        asking.finish();
+      });
       const written: { input: string; output: string | null; digest: string }[] = [];
       result.files.forEach((file, i) => {
         const { name, out } = inputs[i]!;
