@@ -6,6 +6,7 @@ import { registerFetch } from './commands/fetch.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerNode } from './commands/node.js';
+import { registerOts } from './commands/ots.js';
 import { registerRegtest } from './commands/regtest.js';
 import { registerWallet } from './commands/wallet.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerMcp(program);
   registerNode(program);
+  registerOts(program);
   registerRegtest(program);
   registerWallet(program);
   return program;
