@@ -5,7 +5,7 @@ import { toJson } from '../../core/json.js';
 import { checkCalendarUrl, DEFAULT_CALENDARS } from '../../ots/calendar-client.js';
 import { serializeOts } from '../../ots/index.js';
 import { formatInfo } from '../../ots/info.js';
-import { type StampInput, stamp } from '../../ots/stamp.js';
+import { type CalendarOutcome, type StampInput, stamp } from '../../ots/stamp.js';
 import { progressBar } from '../progress.js';
 import {
   asUsage,
@@ -88,56 +88,15 @@ Example:
   $ tar c dir | lightproof ots stamp - > dir.tar.ots`,
     )
     .action(async (files: string[], opts: StampOptions, cmd: Command) => {
-      const op = hashOp(cmd, opts.hash);
-      const inputs: { input: StampInput; name: string; out: string | null }[] = [];
-      const where = (name: string) => (opts.outputDir ? join(opts.outputDir, basename(name)) : name);
-      if (files.filter((f) => f === '-').length > 1)
-        usage(cmd, 'LP_CLI_USAGE', 'stdin (-) can be stamped only once.');
-      if (files.includes('-') && opts.json)
-        usage(cmd, 'LP_CLI_USAGE', '--json cannot share stdout with a proof for -.');
-      for (const f of files) {
-        inputs.push(
-          f === '-'
-            ? { input: { stream: process.stdin, hashOp: op }, name: '-', out: null }
-            : { input: { path: f, hashOp: op }, name: f, out: `${where(f)}.ots` },
-        );
-      }
-      for (const hex of opts.digest ?? []) {
-        const digest = digestArg(cmd, hex, op, '--digest');
-        inputs.push({
-          input: { digest, hashOp: op },
-          name: hex.toLowerCase(),
-          out: `${where(hex.toLowerCase())}.ots`,
-        });
-      }
-      if (inputs.length === 0)
-        usage(cmd, 'LP_OTS_NOTHING_TO_STAMP', 'Give at least one FILE, - for stdin, or --digest HEX.');
-      const calendars = opts.calendar?.length
-        ? asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl))
-        : undefined;
-      const n = calendars?.length ?? DEFAULT_CALENDARS.length;
-      const m = opts.m === undefined ? undefined : Number(opts.m);
-      if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
-        usage(
-          cmd,
-          'LP_OTS_BAD_CALENDARS',
-          `-m '${opts.m}' must be a whole number from 1 to ${n}, the number of calendars.`,
-        );
-      }
-      const seen = new Set<string>();
-      for (const { out } of inputs) {
-        if (out === null) continue;
-        if (existsSync(out) || seen.has(out)) throw outputExists(out);
-        seen.add(out);
-      }
+      const plan = planStamp(cmd, files, opts);
       const hashing = progressBar({ label: 'hashing', unit: 'bytes', quiet: opts.quiet });
       const asking = progressBar({ label: 'calendars', unit: 'items', quiet: opts.quiet });
       const result = await stamp(
-        inputs.map((i) => i.input),
+        plan.inputs.map((i) => i.input),
         {
-          ...(calendars ? { calendars } : {}),
-          ...(m !== undefined ? { m } : {}),
-          timeoutMs: seconds(cmd, '--timeout', opts.timeout, 5) * 1000,
+          ...(plan.calendars ? { calendars: plan.calendars } : {}),
+          ...(plan.m !== undefined ? { m: plan.m } : {}),
+          timeoutMs: plan.timeoutMs,
           onProgress: (p) => {
             if (p.phase === 'hash') return hashing.update(p.done, p.total);
             hashing.finish();
@@ -148,27 +107,86 @@ Example:
         hashing.finish();
         asking.finish();
       });
-      const written: { input: string; output: string | null; digest: string }[] = [];
-      result.files.forEach((file, i) => {
-        const { name, out } = inputs[i]!;
+      const written = result.files.map((file, i) => {
+        const { name, out } = plan.inputs[i]!;
         const bytes = serializeOts(file);
         if (out === null) process.stdout.write(bytes);
         else writeNew(out, bytes);
-        written.push({ input: name, output: out, digest: Buffer.from(file.digest).toString('hex') });
+        return { input: name, output: out, digest: Buffer.from(file.digest).toString('hex') };
       });
-      if (opts.json) {
-        process.stdout.write(
-          `${toJson({ files: written, calendars: result.calendars.map((c) => ({ calendar: c.calendar, ok: c.ok, ...(c.error ? { error: c.error.toJSON() } : {}) })) })}\n`,
-        );
-      } else if (!opts.quiet) {
-        for (const c of result.calendars)
-          if (c.error) warn(`warning: ${c.calendar}: ${c.error.code} ${c.error.message}`);
-        const ok = result.calendars.filter((c) => c.ok).length;
-        warn(
-          `Stamped ${written.length} input${written.length === 1 ? '' : 's'} with ${ok} of ${result.calendars.length} calendars; run \`lightproof ots upgrade\` in a few hours to anchor in Bitcoin.`,
-        );
-      }
+      reportStamp(written, result.calendars, opts);
     });
+}
+
+interface StampPlan {
+  inputs: { input: StampInput; name: string; out: string | null }[];
+  calendars: string[] | undefined;
+  m: number | undefined;
+  timeoutMs: number;
+}
+
+/** Checks everything a stamp needs before any file is hashed or any calendar asked. */
+function planStamp(cmd: Command, files: string[], opts: StampOptions): StampPlan {
+  const op = hashOp(cmd, opts.hash);
+  const where = (name: string) => `${opts.outputDir ? join(opts.outputDir, basename(name)) : name}.ots`;
+  if (files.filter((f) => f === '-').length > 1)
+    usage(cmd, 'LP_CLI_USAGE', 'stdin (-) can be stamped only once.');
+  if (files.includes('-') && opts.json)
+    usage(cmd, 'LP_CLI_USAGE', '--json cannot share stdout with a proof for -.');
+  const inputs: StampPlan['inputs'] = files.map((f) =>
+    f === '-'
+      ? { input: { stream: process.stdin, hashOp: op }, name: '-', out: null }
+      : { input: { path: f, hashOp: op }, name: f, out: where(f) },
+  );
+  for (const hex of opts.digest ?? []) {
+    const digest = digestArg(cmd, hex, op, '--digest');
+    inputs.push({ input: { digest, hashOp: op }, name: hex.toLowerCase(), out: where(hex.toLowerCase()) });
+  }
+  if (inputs.length === 0) {
+    usage(cmd, 'LP_OTS_NOTHING_TO_STAMP', 'Give at least one FILE, - for stdin, or --digest HEX.');
+  }
+  const calendars = opts.calendar?.length
+    ? asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl))
+    : undefined;
+  const n = calendars?.length ?? DEFAULT_CALENDARS.length;
+  const m = opts.m === undefined ? undefined : Number(opts.m);
+  if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
+    usage(
+      cmd,
+      'LP_OTS_BAD_CALENDARS',
+      `-m '${opts.m}' must be a whole number from 1 to ${n}, the number of calendars.`,
+    );
+  }
+  const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 5) * 1000;
+  const seen = new Set<string>();
+  for (const { out } of inputs) {
+    if (out === null) continue;
+    if (existsSync(out) || seen.has(out)) throw outputExists(out);
+    seen.add(out);
+  }
+  return { inputs, calendars, m, timeoutMs };
+}
+
+function reportStamp(
+  written: { input: string; output: string | null; digest: string }[],
+  calendars: readonly CalendarOutcome[],
+  opts: StampOptions,
+): void {
+  if (opts.json) {
+    const answers = calendars.map((c) => ({
+      calendar: c.calendar,
+      ok: c.ok,
+      ...(c.error ? { error: c.error.toJSON() } : {}),
+    }));
+    process.stdout.write(`${toJson({ files: written, calendars: answers })}\n`);
+    return;
+  }
+  if (opts.quiet) return;
+  for (const c of calendars) if (c.error) warn(`warning: ${c.calendar}: ${c.error.code} ${c.error.message}`);
+  const ok = calendars.filter((c) => c.ok).length;
+  warn(
+    `Stamped ${written.length} input${written.length === 1 ? '' : 's'} with ${ok} of ${calendars.length} calendars; run \`lightproof ots upgrade\` in a few hours to anchor in Bitcoin.`,
+  );
 }
 
 function registerInfo(ots: Command): void {
