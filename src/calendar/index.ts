@@ -17,8 +17,11 @@ export { type CalendarKeys, openCalendarKeys } from './keys.js';
 export { buildRound, commitmentHmac, decodeLeaves, MAX_DIGEST_BYTES } from './round.js';
 export { type ChainView, createCalendarHandler } from './server.js';
 export {
+  type AnchorRecord,
   type CalendarStore,
   type CalendarStoreSpec,
   openCalendarStore,
+  PostgresCalendarStore,
   parseStoreSpec,
+  SqliteCalendarStore,
 } from './store/index.js';
