@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { registerCalendar } from './commands/calendar.js';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFetch } from './commands/fetch.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage and an example)')
     .addHelpText('after', '\nExample:\n  $ lightproof demo\n  $ lightproof decode lnbcrt10u1p...');
   registerDemo(program);
+  registerCalendar(program);
   registerDecode(program);
   registerFetch(program);
   registerGateway(program);
