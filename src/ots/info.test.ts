@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { otsPeer, runOts } from '../../test/support/ots-peer.js';
 import type { Attestation } from './attestation.js';
-import { DetachedTimestampFile, type FileHashOp } from './file.js';
+import { DetachedTimestampFile, type FileHashOp, parseOts, serializeOts } from './file.js';
 import { formatInfo, isTransaction } from './info.js';
 import { append, type Op, type OpName, prepend } from './ops.js';
 import { Timestamp } from './timestamp.js';
@@ -193,5 +197,46 @@ describe('isTransaction', () => {
     assert.ok(!isTransaction(sha256(Uint8Array.of(1))));
     assert.ok(!isTransaction(hexToBytes(`01000000ff${'ff'.repeat(8)}`)));
     assert.ok(!isTransaction(new Uint8Array(0)));
+  });
+});
+
+describe('formatInfo against the reference client (ots info)', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'lp-ots-info-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  async function samePrint(path: string): Promise<void> {
+    const file = parseOts(readFileSync(path));
+    for (const verbose of [false, true]) {
+      const ref = await runOts([...(verbose ? ['-v'] : []), 'info', path]);
+      assert.equal(ref.code, 0, ref.stderr);
+      assert.equal(formatInfo(file, { verbose }), ref.stdout, `${path}${verbose ? ' -v' : ''}`);
+    }
+  }
+
+  test('prints every example proof exactly as ots info and ots -v info do', async () => {
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) =>
+        statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)],
+      );
+    const proofs = walk(otsPeer().examplesDir).filter((f) => f.endsWith('.ots'));
+    assert.ok(proofs.length >= 12, `only ${proofs.length} example proofs`);
+    for (const path of proofs) await samePrint(path);
+  });
+
+  test('prints a proof made here (forks, a transaction, a Bitcoin attestation) as ots info does', async () => {
+    const ts = new Timestamp(sha256(Uint8Array.of(7)));
+    const leaf = ts.add(append(Uint8Array.of(1, 2, 3))).add({ name: 'sha256' });
+    leaf.add(prepend(Uint8Array.of(9))).attest({ kind: 'pending', uri: 'https://b.example' });
+    const tip = leaf.add(prepend(TX.subarray(0, 68))).add(append(TX.subarray(100)));
+    tip.add({ name: 'sha256' }).add({ name: 'sha256' }).attest({ kind: 'bitcoin', height: 812_000 });
+    tip.add(append(Uint8Array.of(0xee))).attest({ kind: 'litecoin', height: 5 });
+    ts.add({ name: 'keccak256' }).attest({
+      kind: 'unknown',
+      tag: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+      payload: Uint8Array.of(0x5c, 0, 0x41, 0x7f, 0x0a),
+    });
+    const path = join(scratch, 'made-here.ots');
+    writeFileSync(path, serializeOts(new DetachedTimestampFile('sha256', ts)));
+    await samePrint(path);
   });
 });

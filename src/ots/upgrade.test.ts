@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { runOts } from '../../test/support/ots-peer.js';
 import { isLightproofError } from '../core/errors.js';
 import { bitcoinReply, type FakeCalendar, startFakeCalendar } from './calendar.testkit.js';
 import { CalendarWhitelist } from './calendar-client.js';
 import { parseOts, serializeOts } from './file.js';
+import { formatInfo } from './info.js';
 import { SHA256 } from './ops.js';
 import { stamp } from './stamp.js';
 import { Timestamp } from './timestamp.js';
@@ -191,5 +196,41 @@ describe('upgradeTimestamp', () => {
     await assert.rejects(upgradeTimestamp(ts), (err: unknown) =>
       isLightproofError(err, 'LP_OTS_UPGRADE_NO_CALENDAR'),
     );
+  });
+});
+
+describe('with the reference client', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'lp-ots-upgrade-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('a proof ots stamped is upgraded here, and ots reads the result as we do', async () => {
+    const [cal] = await calendars(1);
+    const target = join(scratch, 'by-python.txt');
+    writeFileSync(target, 'stamped by the reference client');
+    const stamped = await runOts(['stamp', '-c', cal!.url, '-m', '1', target]);
+    assert.equal(stamped.code, 0, stamped.stderr);
+    const file = parseOts(readFileSync(`${target}.ots`));
+    assert.deepEqual(cal!.received.length, 1);
+    cal!.complete(bitcoinReply(812_345));
+    const r = await upgradeTimestamp(file.timestamp, { whitelist: local() });
+    assert.deepEqual([r.changed, r.complete], [true, true]);
+    writeFileSync(`${target}.ots`, serializeOts(file));
+    const info = await runOts(['info', `${target}.ots`]);
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal(info.stdout, formatInfo(file));
+    assert.match(info.stdout, /verify BitcoinBlockHeaderAttestation\(812345\)/);
+  });
+
+  test('ots upgrades a proof stamped here, through the same calendar path', async () => {
+    const [cal] = await calendars(1);
+    const f = await stamped([cal!], 9);
+    const path = join(scratch, 'by-us.ots');
+    writeFileSync(path, serializeOts(f));
+    cal!.complete(bitcoinReply(812_346));
+    const up = await runOts(['upgrade', '-c', cal!.url, path]);
+    assert.equal(up.code, 0, up.stderr);
+    const theirs = parseOts(readFileSync(path));
+    await upgradeTimestamp(f.timestamp, { whitelist: local() });
+    assert.equal(formatInfo(theirs), formatInfo(f));
   });
 });
