@@ -59,7 +59,10 @@ export async function startCalendar(o: StartCalendarOptions): Promise<RunningCal
   try {
     // Requests that arrive before the calendar is wired (the public URL needs the bound port) get 503.
     let handle: http.RequestListener = (_req, res) => res.writeHead(503, { 'retry-after': '1' }).end();
-    const server = http.createServer({ maxHeaderSize: 8192 }, (req, res) => handle(req, res));
+    // Slow senders are cut off by the header and request deadlines, checked every second.
+    const server = http.createServer({ maxHeaderSize: 8192, connectionsCheckingInterval: 1000 }, (req, res) =>
+      handle(req, res),
+    );
     server.headersTimeout = 10_000;
     server.requestTimeout = 15_000;
     server.keepAliveTimeout = 5_000;
