@@ -137,17 +137,18 @@ export function describeAttestation(att: Attestation): string {
   }
 }
 
-/** Python's bytes repr: printable ASCII as is, the rest as \xNN. */
+/** Python's bytes repr: printable ASCII as is, the rest as \xNN; double quotes when that avoids escaping a '. */
 function pyBytes(b: Uint8Array): string {
+  const quote = b.includes(0x27) && !b.includes(0x22) ? '"' : "'";
   let s = '';
   for (const c of b) {
     if (c === 0x5c) s += '\\\\';
-    else if (c === 0x27) s += "\\'";
+    else if (c === quote.charCodeAt(0)) s += `\\${quote}`;
     else if (c === 0x09) s += '\\t';
     else if (c === 0x0a) s += '\\n';
     else if (c === 0x0d) s += '\\r';
     else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
     else s += `\\x${c.toString(16).padStart(2, '0')}`;
   }
-  return `b'${s}'`;
+  return `b${quote}${s}${quote}`;
 }

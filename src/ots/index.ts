@@ -11,6 +11,20 @@ export {
   MAX_PAYLOAD_SIZE,
   MAX_URI_LENGTH,
 } from './attestation.js';
+export {
+  type CalendarErrorCode,
+  type CalendarRequestOptions,
+  CalendarWhitelist,
+  checkCalendarUrl,
+  DEFAULT_CALENDAR_TIMEOUT_MS,
+  DEFAULT_CALENDARS,
+  DEFAULT_WHITELIST,
+  getTimestamp,
+  MAX_DIGEST_LENGTH,
+  MAX_REPLY_BYTES,
+  sanitiseMessage,
+  submitDigest,
+} from './calendar-client.js';
 export type { OtsErrorCode } from './errors.js';
 export {
   DetachedTimestampFile,
@@ -20,6 +34,8 @@ export {
   parseOts,
   serializeOts,
 } from './file.js';
+export { fileSize, hashFile, hashStream } from './hash-file.js';
+export { formatInfo, type InfoOptions, isTransaction, strTree } from './info.js';
 export { catSha256, makeMerkleTree, nonceTimestamp } from './merkle.js';
 export {
   append,
@@ -41,7 +57,21 @@ export {
   SHA1,
   SHA256,
 } from './ops.js';
+export {
+  type CalendarOutcome,
+  type StampInput,
+  type StampOptions,
+  type StampProgress,
+  type StampResult,
+  stamp,
+} from './stamp.js';
 export { RECURSION_LIMIT, readTimestamp, Timestamp, writeTimestamp } from './timestamp.js';
+export {
+  DEFAULT_UPGRADE_TIMEOUT_MS,
+  type UpgradeOptions,
+  type UpgradeResult,
+  upgradeTimestamp,
+} from './upgrade.js';
 export {
   type BitcoinCheck,
   type UncheckedAttestation,

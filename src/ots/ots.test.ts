@@ -9,6 +9,7 @@ import {
   applyOp,
   catSha256,
   DetachedTimestampFile,
+  describeAttestation,
   HEADER_MAGIC,
   HEXLIFY,
   KECCAK256,
@@ -179,6 +180,19 @@ describe('the timestamp tree', () => {
     );
     const bytes = writeTimestamp(leaf);
     assert.deepEqual(writeTimestamp(readTimestamp(bytes, utf8ToBytes('n'))), bytes);
+  });
+
+  test("attestations are named as python's repr names them, quotes included", () => {
+    const tag = utf8ToBytes('12345678');
+    const named = (payload: string) =>
+      describeAttestation({ kind: 'unknown', tag, payload: utf8ToBytes(payload) });
+    assert.equal(named("a'b"), `UnknownAttestation(b'12345678', b"a'b")`);
+    assert.equal(named(`a'"b`), `UnknownAttestation(b'12345678', b'a\\'"b')`);
+    assert.equal(named('x\\y\n'), `UnknownAttestation(b'12345678', b'x\\\\y\\n')`);
+    assert.equal(
+      describeAttestation({ kind: 'bitcoin', height: 358391 }),
+      'BitcoinBlockHeaderAttestation(358391)',
+    );
   });
 
   test('an unknown attestation is kept byte for byte', () => {

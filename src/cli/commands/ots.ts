@@ -17,7 +17,7 @@ import {
   seconds,
   usage,
   warn,
-  writeNew,
+  writeNewFiles,
 } from './ots-shared.js';
 import { registerUpgrade } from './ots-upgrade.js';
 import { registerVerify } from './ots-verify.js';
@@ -107,13 +107,15 @@ Example:
         hashing.finish();
         asking.finish();
       });
+      const toWrite: { path: string; bytes: Uint8Array }[] = [];
       const written = result.files.map((file, i) => {
         const { name, out } = plan.inputs[i]!;
         const bytes = serializeOts(file);
         if (out === null) process.stdout.write(bytes);
-        else writeNew(out, bytes);
+        else toWrite.push({ path: out, bytes });
         return { input: name, output: out, digest: Buffer.from(file.digest).toString('hex') };
       });
+      await writeNewFiles(toWrite);
       reportStamp(written, result.calendars, opts);
     });
 }
