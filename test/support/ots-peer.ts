@@ -5,12 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 
 /** Must match CLIENT_VERSION in test/peers/install-ots.sh, which names the venv after it. */
 export const OTS_CLIENT_VERSION = '0.7.2';
@@ -107,12 +109,6 @@ export async function runOts(args: readonly string[], opts: RunOtsOptions = {}):
   }
 }
 
-export interface PythonRpcBridge {
-  /** For `ots --btc-regtest --bitcoin-node <nodeUrl>`: http://user:pass@127.0.0.1:port. */
-  nodeUrl: string;
-  close(): Promise<void>;
-}
-
 const MAX_RPC_BODY = 1024 * 1024;
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -127,6 +123,29 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** Listens on 127.0.0.1 at a port the OS picks, and resolves to that port. */
+async function listenLocal(server: ReturnType<typeof createServer>): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function closer(server: ReturnType<typeof createServer>): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+}
+
+export interface PythonRpcBridge {
+  /** For `ots --btc-regtest --bitcoin-node <nodeUrl>`: http://user:pass@127.0.0.1:port. */
+  nodeUrl: string;
+  close(): Promise<void>;
 }
 
 /** python-bitcoinlib sends `"version": "1.1"` and no `jsonrpc` member; btcd needs one to reply. */
@@ -191,17 +210,71 @@ export async function startPythonRpcBridge(rpc: {
       (e: Error) => res.writeHead(400, { 'content-type': 'text/plain' }).end(e.message),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    nodeUrl: `http://${rpc.user}:${rpc.pass}@127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+  const port = await listenLocal(server);
+  return { nodeUrl: `http://${rpc.user}:${rpc.pass}@127.0.0.1:${port}`, close: closer(server) };
+}
+
+export interface HeadersNode {
+  /** For `ots --bitcoin-node <nodeUrl>` (mainnet, the client's default). */
+  nodeUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in Bitcoin node for the reference client that knows only the headers in `file` (lines
+ * `HEIGHT HEX`, `#` comments, as test/vectors/ots/mainnet-headers.txt), so `ots verify` checks the
+ * real example proofs offline. It answers the three calls python-bitcoinlib makes to verify:
+ * getblockcount, getblockhash and getblockheader (raw), with Bitcoin Core's error codes for an
+ * unknown height (-8) or hash (-5), which the client reports as "block height N not found".
+ */
+export async function startHeadersNode(file: string): Promise<HeadersNode> {
+  const byHeight = new Map<number, string>();
+  const byHash = new Map<string, string>();
+  for (const line of (await readFile(file, 'utf8')).split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length !== 2 || line.trim().startsWith('#')) continue;
+    const [height, raw] = fields as [string, string];
+    const hash = bytesToHex(sha256(sha256(hexToBytes(raw))).reverse());
+    byHeight.set(Number(height), hash);
+    byHash.set(hash, raw);
+  }
+  const tip = Math.max(...byHeight.keys());
+  const answer = (method: unknown, params: unknown[]): { result?: unknown; error?: object } => {
+    if (method === 'getblockcount') return { result: tip };
+    if (method === 'getblockhash') {
+      const hash = byHeight.get(Number(params[0]));
+      return hash ? { result: hash } : { error: { code: -8, message: 'Block height out of range' } };
+    }
+    if (method === 'getblockheader') {
+      if (params[1] === true) return { error: { code: -32601, message: 'Only raw headers are served' } };
+      const raw = byHash.get(String(params[0]));
+      if (!raw) return { error: { code: -5, message: 'Block not found' } };
+      return { result: raw };
+    }
+    return { error: { code: -32601, message: 'Method not found' } };
   };
+  const server = createServer((req, res) => {
+    readBody(req).then(
+      (body) => {
+        let request: { id?: unknown; method?: unknown; params?: unknown };
+        try {
+          request = JSON.parse(body.toString('utf8'));
+        } catch {
+          res.writeHead(400).end();
+          return;
+        }
+        const params = Array.isArray(request.params) ? request.params : [];
+        const reply = {
+          result: null,
+          error: null,
+          id: request.id ?? null,
+          ...answer(request.method, params),
+        };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+      },
+      (e: Error) => res.writeHead(400, { 'content-type': 'text/plain' }).end(e.message),
+    );
+  });
+  const port = await listenLocal(server);
+  return { nodeUrl: `http://lightproof:headers@127.0.0.1:${port}`, close: closer(server) };
 }
