@@ -1,8 +1,14 @@
 /** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
 import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
+import { benchOtsStampAndCalendar, benchOtsVerify } from './ots.js';
 
-const suites: Record<string, () => Promise<void>> = { payments: benchPayments, gateway: benchGateway };
+const suites: Record<string, () => Promise<void>> = {
+  payments: benchPayments,
+  gateway: benchGateway,
+  'ots-verify': benchOtsVerify,
+  'ots-stamp': benchOtsStampAndCalendar,
+};
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(suites)) {
   const suite = suites[name];

@@ -2,8 +2,8 @@
  * The operations of a timestamp's commitment tree (opentimestamps/core/op.py): their one-byte tags,
  * what they compute, and the reference's limits on what goes in and comes out.
  */
-import { ripemd160, sha1 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hash } from 'node:crypto';
+import { ripemd160 } from '@noble/hashes/legacy.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { NOT_A_PROOF, otsError } from './errors.js';
@@ -73,14 +73,22 @@ export const DIGEST_LENGTHS = { sha1: 20, ripemd160: 20, sha256: 32, keccak256: 
 export function hashWith(name: keyof typeof DIGEST_LENGTHS, data: Uint8Array): Uint8Array {
   switch (name) {
     case 'sha1':
-      return sha1(data);
+    case 'sha256':
+      return nodeHash(name, data);
     case 'ripemd160':
       return ripemd160(data);
-    case 'sha256':
-      return sha256(data);
     case 'keccak256':
       return keccak_256(data);
   }
+}
+
+/**
+ * OpenSSL's one-shot hash is about three times as fast as pure-JS SHA-256 on the short messages of a
+ * proof, and hashing is most of what verifying costs. RIPEMD-160 is not in OpenSSL 3's default provider.
+ */
+function nodeHash(name: 'sha1' | 'sha256', data: Uint8Array): Uint8Array {
+  const out = hash(name, data, 'buffer');
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 const HEX = new TextEncoder();
