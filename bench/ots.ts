@@ -150,8 +150,8 @@ export async function benchOtsStampAndCalendar(): Promise<void> {
       calendar.url,
     ]);
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(wrkOut);
-    const p50 = /50%\s+(\S+)/.exec(wrkOut);
-    const p99 = /99%\s+(\S+)/.exec(wrkOut);
+    const p50 = /^\s+50%\s+(\S+)/m.exec(wrkOut);
+    const p99 = /^\s+99%\s+(\S+)/m.exec(wrkOut);
     if (!rps) throw new Error(`no Requests/sec in wrk's output:\n${wrkOut}`);
     if (/Non-2xx/.test(wrkOut) || /Socket errors/.test(wrkOut))
       throw new Error(`wrk saw errors; the figures are void:\n${wrkOut}`);
