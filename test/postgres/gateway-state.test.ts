@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { isLightproofError } from '../../src/core/errors.js';
 import { msat } from '../../src/core/money.js';
 import { gatewayStateContract } from '../../src/gateway/state/contract.js';
@@ -21,32 +20,12 @@ import {
 } from '../../src/gateway/state/index.js';
 import { freePorts } from '../../src/regtest/index.js';
 import { openPostgres } from '../../src/store/index.js';
-import { type PostgresCluster, startPostgres } from '../support/postgres.js';
+import { sharedCluster } from '../support/postgres.js';
 
-let started: Promise<PostgresCluster> | undefined;
-const cluster = (): Promise<PostgresCluster> => {
-  started ??= startPostgres();
-  return started;
-};
-after(async () => {
-  await (await started)?.stop();
-});
-
-/** A fresh, empty database on the test cluster, so each group of tests starts from nothing. */
-async function freshDatabase(): Promise<string> {
-  const { adminUrl, url } = await cluster();
-  const name = `db_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
+const pgTest = sharedCluster();
+after(() => pgTest.stop());
+const freshDatabase = () => pgTest.freshDatabase('db');
+const cluster = () => pgTest.cluster();
 
 gatewayStateContract('PostgreSQL', async () => {
   const state = await PostgresGatewayState.open(await freshDatabase());

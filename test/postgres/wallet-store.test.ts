@@ -3,37 +3,14 @@
  * (including two pools racing in one process), plus two OS processes racing for one budget.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import pg from 'pg';
 import { raceWalletProcesses, walletStoreContract } from '../../src/wallet/store/contract.js';
 import { openWalletStore, PostgresWalletStore } from '../../src/wallet/store/index.js';
-import { type PostgresCluster, startPostgres } from '../support/postgres.js';
+import { sharedCluster } from '../support/postgres.js';
 
-let started: Promise<PostgresCluster> | undefined;
-const cluster = (): Promise<PostgresCluster> => {
-  started ??= startPostgres();
-  return started;
-};
-after(async () => {
-  await (await started)?.stop();
-});
-
-/** A fresh, empty database on the test cluster, so each test starts from nothing. */
-async function freshDatabase(): Promise<string> {
-  const { adminUrl, url } = await cluster();
-  const name = `wallet_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
+const pgTest = sharedCluster();
+after(() => pgTest.stop());
+const freshDatabase = () => pgTest.freshDatabase('wallet');
 
 walletStoreContract(
   'PostgreSQL',

@@ -171,3 +171,39 @@ async function startServer(
   }
   throw last;
 }
+
+/**
+ * One cluster per test file, started on first use, plus fresh empty databases on it so each test
+ * starts from nothing. Call `stop` from the file's `after`.
+ */
+export function sharedCluster(): {
+  cluster(): Promise<PostgresCluster>;
+  freshDatabase(prefix: string): Promise<string>;
+  stop(): Promise<void>;
+} {
+  let started: Promise<PostgresCluster> | undefined;
+  const cluster = (): Promise<PostgresCluster> => {
+    started ??= startPostgres();
+    return started;
+  };
+  return {
+    cluster,
+    async freshDatabase(prefix) {
+      const { adminUrl, url } = await cluster();
+      const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end();
+      }
+      const u = new URL(url);
+      u.pathname = `/${name}`;
+      return u.toString();
+    },
+    async stop() {
+      await (await started)?.stop();
+    },
+  };
+}
