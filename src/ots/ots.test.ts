@@ -134,6 +134,29 @@ describe('the .ots file', () => {
 });
 
 describe('the timestamp tree', () => {
+  test('a node with many forks keeps one copy of each attestation and op, in order', () => {
+    // Past eight entries a node switches from linear search to a key index; both must agree.
+    const ts = new Timestamp(utf8ToBytes('many'));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) ts.attest({ kind: 'pending', uri: `https://c${i % 20}.example` });
+      for (let i = 0; i < 30; i++)
+        ts.add(append(Uint8Array.of(i % 15))).attest({ kind: 'bitcoin', height: i });
+    }
+    assert.equal(ts.attestations.length, 20);
+    assert.equal(ts.ops.length, 15);
+    assert.deepEqual(
+      ts.ops.map(([op]) => op.arg?.[0]),
+      Array.from({ length: 15 }, (_, i) => i),
+    );
+    // Each append child saw heights i and i + 15 (the same op reached twice) in both rounds.
+    assert.deepEqual(
+      ts.ops[3]![1].attestations.map((a) => (a.kind === 'bitcoin' ? a.height : -1)),
+      [3, 18],
+    );
+    const bytes = writeTimestamp(ts);
+    assert.deepEqual(writeTimestamp(readTimestamp(bytes, utf8ToBytes('many'))), bytes);
+  });
+
   test("attestations and ops are written in python-opentimestamps' order", () => {
     // tests/core/test_timestamp.py: three pending attestations and a sha256 child.
     const ts = new Timestamp(utf8ToBytes('foo'));

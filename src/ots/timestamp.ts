@@ -11,7 +11,16 @@ import {
   writeAttestation,
 } from './attestation.js';
 import { NOT_A_PROOF, otsError } from './errors.js';
-import { applyOp, compareOps, MAX_MSG_LENGTH, type Op, opKey, readOpAfterTag, writeOp } from './ops.js';
+import {
+  applyOp,
+  compareOps,
+  equalOps,
+  MAX_MSG_LENGTH,
+  type Op,
+  opKey,
+  readOpAfterTag,
+  writeOp,
+} from './ops.js';
 import { equalBytes, Reader, Writer } from './serialize.js';
 
 /** Nested timestamps allowed by the reference; a deeper file is refused rather than overflow a stack. */
@@ -20,10 +29,49 @@ export const RECURSION_LIMIT = 256;
 const FORK = 0xff;
 const LEAF = 0x00;
 
+/**
+ * A node's attestations or ops, unique by equality. Most nodes hold one or two, so a plain array with
+ * linear search is the fast path (verification parses many small proofs); a hostile node with many
+ * forks gets a key index, so parsing never turns quadratic.
+ */
+class UniqueList<T> {
+  readonly items: T[] = [];
+  private index: Map<string, number> | undefined;
+
+  constructor(
+    private readonly equal: (a: T, b: T) => boolean,
+    private readonly key: (item: T) => string,
+  ) {}
+
+  find(item: T): number {
+    if (this.index) return this.index.get(this.key(item)) ?? -1;
+    for (let i = 0; i < this.items.length; i++) if (this.equal(this.items[i]!, item)) return i;
+    return -1;
+  }
+
+  /** Adds item, or replaces the equal one already present when `replace` is set. */
+  put(item: T, replace: boolean): T {
+    const at = this.find(item);
+    if (at >= 0) {
+      if (replace) this.items[at] = item;
+      return this.items[at]!;
+    }
+    this.items.push(item);
+    if (this.index) this.index.set(this.key(item), this.items.length - 1);
+    else if (this.items.length > 8) this.index = new Map(this.items.map((x, i) => [this.key(x), i]));
+    return item;
+  }
+}
+
+type Child = readonly [Op, Timestamp];
+const sameAttestation = (a: Attestation, b: Attestation): boolean => compareAttestations(a, b) === 0;
+const sameOp = (a: Child, b: Child): boolean => equalOps(a[0], b[0]);
+const childKey = (c: Child): string => opKey(c[0]);
+
 export class Timestamp {
   readonly msg: Uint8Array;
-  private readonly atts = new Map<string, Attestation>();
-  private readonly children = new Map<string, readonly [Op, Timestamp]>();
+  private readonly atts = new UniqueList<Attestation>(sameAttestation, attestationKey);
+  private readonly children = new UniqueList<Child>(sameOp, childKey);
 
   constructor(msg: Uint8Array) {
     if (msg.length > MAX_MSG_LENGTH) {
@@ -35,26 +83,28 @@ export class Timestamp {
     this.msg = msg;
   }
 
+  /** In the reference's canonical order. */
   get attestations(): readonly Attestation[] {
-    return [...this.atts.values()].sort(compareAttestations);
+    const items = this.atts.items;
+    return items.length < 2 ? items : [...items].sort(compareAttestations);
   }
 
-  get ops(): readonly (readonly [Op, Timestamp])[] {
-    return [...this.children.values()].sort((a, b) => compareOps(a[0], b[0]));
+  /** In the reference's canonical order. */
+  get ops(): readonly Child[] {
+    const items = this.children.items;
+    return items.length < 2 ? items : [...items].sort((a, b) => compareOps(a[0], b[0]));
   }
 
   attest(att: Attestation): void {
-    const key = attestationKey(att);
-    if (!this.atts.has(key)) this.atts.set(key, att);
+    this.atts.put(att, false);
   }
 
   /** The child reached by op; an equal op already present keeps its subtree. */
   add(op: Op): Timestamp {
-    const key = opKey(op);
-    const existing = this.children.get(key);
-    if (existing) return existing[1];
+    const at = this.children.find([op, this]);
+    if (at >= 0) return this.children.items[at]![1];
     const child = new Timestamp(applyOp(op, this.msg));
-    this.children.set(key, [op, child]);
+    this.children.put([op, child], false);
     return child;
   }
 
@@ -66,7 +116,7 @@ export class Timestamp {
     if (!equalBytes(applyOp(op, this.msg), child.msg)) {
       throw otsError('LP_OTS_MSG_MISMATCH', `The ${op.name} operation does not lead to the given timestamp.`);
     }
-    this.children.set(opKey(op), [op, child]);
+    this.children.put([op, child], true);
     return child;
   }
 
@@ -77,8 +127,8 @@ export class Timestamp {
         'Cannot merge two timestamps of different messages; the calendar answered for another digest.',
       );
     }
-    for (const att of other.atts.values()) this.attest(att);
-    for (const [op, sub] of other.children.values()) this.add(op).merge(sub);
+    for (const att of other.atts.items) this.attest(att);
+    for (const [op, sub] of other.children.items) this.add(op).merge(sub);
   }
 
   allAttestations(): { msg: Uint8Array; attestation: Attestation }[] {
@@ -96,7 +146,7 @@ export class Timestamp {
   }
 
   isEmpty(): boolean {
-    return this.atts.size === 0 && this.children.size === 0;
+    return this.atts.items.length === 0 && this.children.items.length === 0;
   }
 
   /** Reads a subtree whose root message is msg, computing every op's result as it goes. */
@@ -109,34 +159,35 @@ export class Timestamp {
       );
     }
     const ts = new Timestamp(msg);
-    const branch = (tag: number): void => {
-      if (tag === LEAF) {
-        ts.attest(readAttestation(r));
-        return;
-      }
-      const at = r.offset - 1;
-      const op = readOpAfterTag(r, tag);
-      let result: Uint8Array;
-      try {
-        result = applyOp(op, msg);
-      } catch (err) {
-        throw otsError(
-          'LP_OTS_OP_FAILED',
-          `The ${op.name} operation at offset ${at} cannot be applied: ${(err as Error).message}`,
-          { offset: at, op: op.name },
-        );
-      }
-      const child = Timestamp.readFrom(r, result, limit - 1);
-      // A repeated op replaces the earlier one, as python's dict assignment does.
-      ts.children.set(opKey(op), [op, child]);
-    };
     let tag = r.readByte();
     while (tag === FORK) {
-      branch(r.readByte());
+      Timestamp.readBranch(r, ts, r.readByte(), limit);
       tag = r.readByte();
     }
-    branch(tag);
+    Timestamp.readBranch(r, ts, tag, limit);
     return ts;
+  }
+
+  private static readBranch(r: Reader, ts: Timestamp, tag: number, limit: number): void {
+    if (tag === LEAF) {
+      ts.attest(readAttestation(r));
+      return;
+    }
+    const at = r.offset - 1;
+    const op = readOpAfterTag(r, tag);
+    let result: Uint8Array;
+    try {
+      result = applyOp(op, ts.msg);
+    } catch (err) {
+      throw otsError(
+        'LP_OTS_OP_FAILED',
+        `The ${op.name} operation at offset ${at} cannot be applied: ${(err as Error).message}`,
+        { offset: at, op: op.name },
+      );
+    }
+    const child = Timestamp.readFrom(r, result, limit - 1);
+    // A repeated op replaces the earlier one, as python's dict assignment does.
+    ts.children.put([op, child], true);
   }
 }
 
