@@ -154,11 +154,12 @@ function bad(code: string, message: string, details?: Record<string, unknown>): 
 }
 
 /** Parses manifest bytes into a checked Manifest; every refusal is an LP_MANIFEST_* error naming what is wrong. */
-export function parseManifest(bytes: Uint8Array): Manifest {
-  if (bytes.length > MAX_MANIFEST_BYTES) {
+export function parseManifest(bytes: Uint8Array, opts: { maxBytes?: number } = {}): Manifest {
+  const max = opts.maxBytes ?? MAX_MANIFEST_BYTES;
+  if (bytes.length > max) {
     throw bad(
       'LP_MANIFEST_TOO_LARGE',
-      `The manifest is ${bytes.length} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have.`,
+      `The manifest is ${bytes.length} bytes, more than the ${max} a manifest may have.`,
     );
   }
   let json: unknown;
@@ -256,7 +257,8 @@ function checkResources(
 function checkShardRanges(path: string, list: ResourceKey[], shardSize: number): void {
   list.sort((a, b) => a.start - b.start || a.end - b.end);
   let expected = 0;
-  for (const [i, k] of list.entries()) {
+  let previous: ResourceKey | undefined;
+  for (const k of list) {
     const name = `${path}:${k.start}:${k.end}`;
     if (k.end <= k.start || k.end - k.start > shardSize)
       throw bad('LP_MANIFEST_BAD_SHARD', `Shard ${name} is empty or longer than shard_size ${shardSize}.`);
@@ -270,12 +272,13 @@ function checkShardRanges(path: string, list: ResourceKey[], shardSize: number):
         'LP_MANIFEST_SHARD_GAP',
         `Shards of ${path} leave bytes ${expected} to ${k.start} uncovered.`,
       );
-    if (i < list.length - 1 && k.end - k.start !== shardSize)
+    if (previous && previous.end - previous.start !== shardSize)
       throw bad(
         'LP_MANIFEST_BAD_SHARD',
-        `Shard ${name} is shorter than shard_size ${shardSize} but is not the last.`,
+        `Shard ${path}:${previous.start}:${previous.end} is shorter than shard_size ${shardSize} but is not the last.`,
       );
     expected = k.end;
+    previous = k;
   }
 }
 
