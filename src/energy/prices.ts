@@ -1,0 +1,370 @@
+/**
+ * Power prices from a CSV in the layouts ISOs publish: ERCOT settlement point prices (DAM hourly or
+ * RTM 15-minute, Central Prevailing Time), CAISO OASIS (PRC_LMP, GMT), PJM Data Miner (UTC), or a
+ * generic `timestamp,price` file with any extra numeric columns (hashprice, AI demand). Any interval
+ * length; the series must be regular: gaps, duplicates and (unless asked to sort) disorder are
+ * errors that name the lines. Negative prices are valid.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { LightproofError } from '../core/errors.js';
+import { type CsvRecord, MAX_CSV_BYTES, readCsv } from './csv.js';
+import { centralToUtc, parseDay, parseHourEnding, parseIsoInstant, parsePjmTime } from './iso-time.js';
+
+export type PriceLayout = 'ercot-dam' | 'ercot-rtm' | 'caiso' | 'pjm' | 'generic';
+
+export interface PriceSeries {
+  source: string;
+  layout: PriceLayout;
+  node: string | null;
+  /** Interval starts, UTC epoch ms, regular and increasing. */
+  starts: Float64Array;
+  stepMinutes: number;
+  /** $/MWh; may be negative. */
+  prices: Float64Array;
+  /** Extra numeric columns (generic layout), by lower-case name. */
+  columns: Record<string, Float64Array>;
+}
+
+export interface PriceOptions {
+  /** Settlement point / node to keep when the file holds several. */
+  node?: string;
+  /** Sort rows by time instead of refusing a file whose rows are out of order. */
+  sort?: boolean;
+  /** Extra columns the site reads (hashprice, AI demand); each must be present and numeric. */
+  columns?: readonly string[];
+}
+
+/** Above this a "price" is a unit mistake (cents, $/kWh·1000) rather than a market price. */
+const MAX_ABS_PRICE = 1_000_000;
+export const MAX_INTERVALS = 200_000;
+
+const key = (h: string) => h.toLowerCase().replace(/[^a-z0-9]/g, '');
+const TIME_NAMES = ['timestamp', 'time', 'datetime', 'intervalstart', 'start', 'intervalstartutc', 'timeutc'];
+const PRICE_NAMES = ['price', 'priceusdpermwh', 'usdpermwh', 'lmp', 'spp'];
+
+interface Row {
+  line: number;
+  t: number;
+  price: number;
+  node: string | null;
+  extra: number[];
+}
+
+export function loadPrices(path: string, options: PriceOptions = {}): PriceSeries {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_CSV_BYTES) {
+      throw new LightproofError(
+        'LP_ENERGY_CSV_FORMAT',
+        `${path} is larger than 128 MiB; keep one node's prices.`,
+      );
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    if (cause instanceof LightproofError) throw cause;
+    throw new LightproofError('LP_ENERGY_CSV_FORMAT', `Cannot read ${path}: ${(cause as Error).message}.`, {
+      cause,
+    });
+  }
+  return parsePrices(text, path, options);
+}
+
+export function parsePrices(text: string, source: string, options: PriceOptions = {}): PriceSeries {
+  const records = readCsv(text, source);
+  const header = records.shift();
+  if (!header || records.length === 0) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_FORMAT',
+      `${source} has no header and data rows; see docs/energy.md for the layouts.`,
+    );
+  }
+  if (records.length > MAX_INTERVALS * 20) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_FORMAT',
+      `${source} has more than ${MAX_INTERVALS * 20} rows; keep one node's prices.`,
+    );
+  }
+  const cols = header.fields.map(key);
+  const find = (names: readonly string[]) => cols.findIndex((c) => names.includes(c));
+  const layout = detect(cols);
+  const extraNames = options.columns ?? [];
+  if (layout !== 'generic' && extraNames.length > 0) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_COLUMNS',
+      `${source} is an ISO ${layout} file, so it has no ${extraNames.join(', ')} column; put those in a generic timestamp,price,... file.`,
+    );
+  }
+  const extraIdx = extraNames.map((n) => cols.indexOf(key(n)));
+  const missing = extraNames.filter((_, i) => extraIdx[i]! < 0);
+  if (layout === 'generic' && (find(TIME_NAMES) < 0 || find(PRICE_NAMES) < 0)) {
+    missing.unshift(
+      ...(find(TIME_NAMES) < 0 ? ['timestamp'] : []),
+      ...(find(PRICE_NAMES) < 0 ? ['price'] : []),
+    );
+  }
+  if (missing.length > 0) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_COLUMNS',
+      `${source}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}; the header is ${header.fields.join(',')}. See docs/energy.md for the layouts.`,
+      { details: { missing, header: header.fields } },
+    );
+  }
+  const read = rowReader(layout, cols, find, source);
+  let rows: Row[] = [];
+  for (const r of records) {
+    const row = read(r);
+    if (row === null) continue;
+    row.extra = extraIdx.map((i, j) => number(r, i, extraNames[j]!, source));
+    rows.push(row);
+  }
+  const node = pickNode(rows, options.node, source);
+  if (node !== null) rows = rows.filter((r) => r.node === node);
+  return regular(rows, { source, layout, node, sort: options.sort ?? false, extraNames });
+}
+
+function detect(cols: string[]): PriceLayout {
+  const has = (c: string) => cols.includes(c);
+  if (has('deliverydate') && has('settlementpointprice')) {
+    return has('deliveryinterval') ? 'ercot-rtm' : 'ercot-dam';
+  }
+  if (has('intervalstarttimegmt')) return 'caiso';
+  if (has('datetimebeginningutc')) return 'pjm';
+  return 'generic';
+}
+
+type Reader = (r: CsvRecord) => Row | null;
+
+function rowReader(
+  layout: PriceLayout,
+  cols: string[],
+  find: (n: readonly string[]) => number,
+  source: string,
+): Reader {
+  const at = (name: string) => cols.indexOf(name);
+  const need = (names: string[]): number[] => {
+    const idx = names.map(at);
+    const missing = names.filter((_, i) => idx[i]! < 0);
+    if (missing.length) {
+      throw new LightproofError(
+        'LP_ENERGY_CSV_COLUMNS',
+        `${source} looks like a ${layout} file but lacks ${missing.map((m) => `"${m}"`).join(', ')} (names compared without case, spaces or punctuation).`,
+        { details: { missing } },
+      );
+    }
+    return idx;
+  };
+  const nodeAt = (...names: string[]) => names.map(at).find((i) => i >= 0) ?? -1;
+  const nodeOf = (r: CsvRecord, i: number) => (i >= 0 ? (r.fields[i] ?? '') : null);
+  if (layout === 'ercot-dam' || layout === 'ercot-rtm') {
+    const rtm = layout === 'ercot-rtm';
+    const [day, hour, price] = need([
+      'deliverydate',
+      rtm ? 'deliveryhour' : 'hourending',
+      'settlementpointprice',
+    ]);
+    const interval = rtm ? need(['deliveryinterval'])[0]! : -1;
+    const repeated = nodeAt('repeatedhourflag', 'dstflag');
+    const nodeIdx = nodeAt('settlementpointname', 'settlementpoint');
+    return (r) => {
+      const d = parseDay(r.fields[day!] ?? '');
+      const h = parseHourEnding(r.fields[hour!] ?? '');
+      const q = rtm ? Number(r.fields[interval]) : 1;
+      if (Number.isNaN(d) || Number.isNaN(h) || !(q >= 1 && q <= 4 && Number.isInteger(q))) {
+        throw badValue(
+          r,
+          source,
+          'the delivery date, hour or interval',
+          `${r.fields[day!]} ${r.fields[hour!]}`,
+        );
+      }
+      const local = d + (h - 1) * 3_600_000 + (q - 1) * 900_000;
+      const t = centralToUtc(local, (r.fields[repeated] ?? 'N').toUpperCase() === 'Y');
+      return {
+        line: r.line,
+        t,
+        price: number(r, price!, 'Settlement Point Price', source),
+        node: nodeOf(r, nodeIdx),
+        extra: [],
+      };
+    };
+  }
+  if (layout === 'caiso') {
+    const [start, mw] = need(['intervalstarttimegmt', 'mw']);
+    const type = at('lmptype');
+    const nodeIdx = nodeAt('node', 'nodeid');
+    return (r) => {
+      // OASIS lists the LMP and its parts (congestion, loss, energy, GHG) as separate rows.
+      if (type >= 0 && r.fields[type] !== 'LMP') return null;
+      return {
+        line: r.line,
+        t: instant(r, start!, source, false, parseIsoInstant),
+        price: number(r, mw!, 'MW (the LMP)', source),
+        node: nodeOf(r, nodeIdx),
+        extra: [],
+      };
+    };
+  }
+  if (layout === 'pjm') {
+    const [start] = need(['datetimebeginningutc']);
+    const price = ['totallmprt', 'totallmpda', 'lmp'].map(at).find((i) => i >= 0);
+    if (price === undefined) need(['totallmprt']);
+    const nodeIdx = nodeAt('pnodename', 'pnodeid');
+    return (r) => ({
+      line: r.line,
+      t: instant(r, start!, source, true, parsePjmTime),
+      price: number(r, price!, 'total_lmp', source),
+      node: nodeOf(r, nodeIdx),
+      extra: [],
+    });
+  }
+  const time = find(TIME_NAMES);
+  const price = find(PRICE_NAMES);
+  const utc = cols[time]!.endsWith('utc');
+  const nodeIdx = nodeAt('node', 'settlementpoint');
+  return (r) => ({
+    line: r.line,
+    t: instant(r, time, source, utc, parseIsoInstant),
+    price: number(r, price, 'price', source),
+    node: nodeOf(r, nodeIdx),
+    extra: [],
+  });
+}
+
+function instant(
+  r: CsvRecord,
+  i: number,
+  source: string,
+  utc: boolean,
+  parse: (s: string, utc: boolean) => number,
+): number {
+  const t = parse(r.fields[i] ?? '', utc);
+  if (Number.isNaN(t))
+    throw badValue(
+      r,
+      source,
+      'the time (ISO 8601 with Z or an offset, such as 2026-06-01T15:00:00Z)',
+      r.fields[i] ?? '',
+    );
+  return t;
+}
+
+function number(r: CsvRecord, i: number, what: string, source: string): number {
+  const text = r.fields[i] ?? '';
+  const v = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(v) || Math.abs(v) > MAX_ABS_PRICE) throw badValue(r, source, what, text);
+  return v;
+}
+
+function badValue(r: CsvRecord, source: string, what: string, text: string): LightproofError {
+  return new LightproofError(
+    'LP_ENERGY_CSV_VALUE',
+    `${source}: line ${r.line}: '${text.slice(0, 60)}' is not ${what}.`,
+    {
+      details: { line: r.line },
+    },
+  );
+}
+
+function pickNode(rows: Row[], wanted: string | undefined, source: string): string | null {
+  const nodes = [...new Set(rows.map((r) => r.node).filter((n): n is string => n !== null))];
+  if (wanted !== undefined) {
+    if (!nodes.includes(wanted)) {
+      throw new LightproofError(
+        'LP_ENERGY_CSV_NODE',
+        `${source} has no prices for node "${wanted}"; it has ${nodes.slice(0, 20).join(', ') || 'no node column'}.`,
+      );
+    }
+    return wanted;
+  }
+  if (nodes.length > 1) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_NODE',
+      `${source} holds prices for ${nodes.length} nodes (${nodes.slice(0, 10).join(', ')}${nodes.length > 10 ? ', …' : ''}); choose one with --node.`,
+      { details: { nodes: nodes.slice(0, 100) } },
+    );
+  }
+  return nodes[0] ?? null;
+}
+
+function regular(
+  rows: Row[],
+  o: {
+    source: string;
+    layout: PriceLayout;
+    node: string | null;
+    sort: boolean;
+    extraNames: readonly string[];
+  },
+): PriceSeries {
+  const { source } = o;
+  if (o.sort) rows.sort((a, b) => a.t - b.t);
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [rows[i - 1]!, rows[i]!];
+    if (b.t === a.t) {
+      throw new LightproofError(
+        'LP_ENERGY_CSV_DUPLICATE',
+        `${source}: lines ${a.line} and ${b.line} are both for ${iso(a.t)}; keep one.`,
+        {
+          details: { lines: [a.line, b.line] },
+        },
+      );
+    }
+    if (b.t < a.t) {
+      throw new LightproofError(
+        'LP_ENERGY_CSV_UNSORTED',
+        `${source}: line ${b.line} (${iso(b.t)}) comes after line ${a.line} (${iso(a.t)}); sort the file by time or pass --sort.`,
+        {
+          details: { line: b.line },
+        },
+      );
+    }
+  }
+  if (rows.length < 2)
+    throw new LightproofError(
+      'LP_ENERGY_CSV_FORMAT',
+      `${source} has ${rows.length} price row; a plan needs at least two intervals.`,
+    );
+  if (rows.length > MAX_INTERVALS)
+    throw new LightproofError(
+      'LP_ENERGY_CSV_FORMAT',
+      `${source} has ${rows.length} intervals; plan at most ${MAX_INTERVALS} at a time.`,
+    );
+  const step = rows[1]!.t - rows[0]!.t;
+  if (step % 60_000 !== 0 || step > 86_400_000) {
+    throw new LightproofError(
+      'LP_ENERGY_CSV_GAP',
+      `${source}: the first two rows are ${step / 60_000} minutes apart; intervals must be whole minutes, at most a day.`,
+    );
+  }
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [rows[i - 1]!, rows[i]!];
+    if (b.t - a.t !== step) {
+      const what =
+        b.t - a.t > step
+          ? `a gap: ${(b.t - a.t - step) / 60_000} minutes of prices are missing`
+          : 'a shorter interval';
+      throw new LightproofError(
+        'LP_ENERGY_CSV_GAP',
+        `${source}: between line ${a.line} (${iso(a.t)}) and line ${b.line} (${iso(b.t)}) there is ${what}; every interval must be ${step / 60_000} minutes. Fill the gap or plan the parts separately.`,
+        {
+          details: { lines: [a.line, b.line] },
+        },
+      );
+    }
+  }
+  const columns: Record<string, Float64Array> = {};
+  o.extraNames.forEach((n, j) => {
+    columns[n] = Float64Array.from(rows, (r) => r.extra[j]!);
+  });
+  return {
+    source,
+    layout: o.layout,
+    node: o.node,
+    starts: Float64Array.from(rows, (r) => r.t),
+    stepMinutes: step / 60_000,
+    prices: Float64Array.from(rows, (r) => r.price),
+    columns,
+  };
+}
+
+const iso = (t: number) => new Date(t).toISOString();
