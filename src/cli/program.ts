@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerMcp } from './commands/mcp.js';
+import { registerModel } from './commands/model.js';
 import { registerNode } from './commands/node.js';
 import { registerOts } from './commands/ots.js';
 import { registerRegtest } from './commands/regtest.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerFetch(program);
   registerGateway(program);
   registerMcp(program);
+  registerModel(program);
   registerNode(program);
   registerOts(program);
   registerRegtest(program);

@@ -1,3 +1,4 @@
+export * from './manifest/index.js';
 export {
   BodyHasher,
   MAX_RECEIPT_HEADER_BYTES,

@@ -226,10 +226,11 @@ describe('verifyModel', () => {
         changed: [],
         missing: [],
         extra: [],
+        listed: 4,
         root: m.subject[0].digest.sha256,
       });
       const flipped = Buffer.from(big);
-      flipped[2400] ^= 1;
+      flipped[2400] = flipped[2400]! ^ 1;
       writeFileSync(join(dir, 'a.bin'), flipped);
       writeFileSync(join(dir, 'e.txt'), 'longer');
       unlinkSync(join(dir, 'c/d'));

@@ -57,6 +57,8 @@ export interface VerifyModelResult {
   readonly changed: string[];
   readonly missing: string[];
   readonly extra: string[];
+  /** Files the manifest lists. */
+  readonly listed: number;
   /** The manifest's root digest (its subject). */
   readonly root: string;
 }
@@ -163,6 +165,7 @@ export async function verifyModel(
   return {
     ok: result.changed.length + result.missing.length + result.extra.length === 0,
     ...result,
+    listed: expected.size,
     root: manifest.subject[0].digest.sha256,
   };
 }
