@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCalendar } from './commands/calendar.js';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEnergy } from './commands/energy.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerMcp } from './commands/mcp.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerCalendar(program);
   registerDecode(program);
+  registerEnergy(program);
   registerFetch(program);
   registerGateway(program);
   registerMcp(program);
