@@ -288,6 +288,10 @@ function splitView(size: number, path: string): LightproofError {
 
 /** A small file's text, or undefined if it does not exist; larger than `max` is refused, not read. */
 export function readSmall(path: string, max: number): string | undefined {
+  return readSmallBytes(path, max)?.toString('utf8');
+}
+
+export function readSmallBytes(path: string, max: number): Buffer | undefined {
   try {
     const st = statSync(path);
     if (!st.isFile() || st.size > max) {
@@ -297,7 +301,7 @@ export function readSmall(path: string, max: number): string | undefined {
         { details: { path } },
       );
     }
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -316,9 +320,12 @@ export function writeNewFile(path: string, data: string | Uint8Array, mode: numb
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
   }
+  closeSync(fd);
   try {
     linkSync(tmp, path);
   } catch (err) {
