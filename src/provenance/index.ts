@@ -17,3 +17,4 @@ export {
   type VerifyReceiptOptions,
   verifyReceipt,
 } from './receipt.js';
+export * from './verify/index.js';

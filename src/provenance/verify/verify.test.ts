@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { base64 } from '@scure/base';
+import { hexLines, regtestChain, rootFor } from '../../bitcoin/headers/headers.testkit.js';
+import { type HeaderSource, headerSourceFromText } from '../../bitcoin/index.js';
+import { isLightproofError } from '../../core/errors.js';
+import { msat } from '../../core/money.js';
+import { append, DetachedTimestampFile, SHA256, serializeOts, Timestamp } from '../../ots/index.js';
+import { formatCheckpoint } from '../checkpoint.js';
+import { inclusionProof, leafHash, rootOf } from '../merkle.js';
+import { generateNoteKey, noteSigner, signNote } from '../note.js';
+import { ReceiptSigner } from '../receipt.js';
+import {
+  canonicalJson,
+  detectKind,
+  formatReport,
+  LOG_PROOF_TYPE,
+  type ProvenanceReport,
+  readEntry,
+  receiptEntry,
+  verifyAny,
+  walletEventEntry,
+} from './index.js';
+
+const HEX = (c: string) => c.repeat(64);
+const signer = ReceiptSigner.generate();
+const header = signer.sign({
+  service: 'chat',
+  priceMsat: msat(1000),
+  paymentHash: HEX('a'),
+  tokenId: HEX('b'),
+  requestDigest: HEX('c'),
+  responseDigest: HEX('d'),
+  time: 1_700_000_000,
+}).header;
+const enc = (s: string) => utf8ToBytes(s);
+
+/** An .ots over BYTES attested at block 3 of a regtest chain, and a header source holding that chain. */
+function anchored(bytes: Uint8Array): { ots: Uint8Array; headers: HeaderSource } {
+  const ts = new Timestamp(sha256(bytes));
+  const tip = ts.add(append(new Uint8Array(16).fill(7))).add(SHA256);
+  tip.attest({ kind: 'bitcoin', height: 3 });
+  const chain = regtestChain(5, (h) => (h === 3 ? tip.msg : rootFor(h)));
+  return {
+    ots: serializeOts(new DetachedTimestampFile('sha256', ts)),
+    headers: headerSourceFromText(hexLines(chain), 'chain.txt', { network: 'regtest' }),
+  };
+}
+
+const ORIGIN = 'example.com/log';
+const key = generateNoteKey(ORIGIN);
+const entries = [enc('a'), receiptEntry(header), enc('c'), enc('d'), enc('e')];
+
+function checkpointNote(size = entries.length): string {
+  const root = rootOf(entries.slice(0, size).map(leafHash));
+  return signNote(
+    formatCheckpoint({ origin: ORIGIN, size, root, extensions: [] }),
+    noteSigner(key.signerKey),
+  );
+}
+
+function bundle(index = 1): { bytes: Uint8Array; headers: HeaderSource } {
+  const checkpoint = checkpointNote();
+  const { ots, headers } = anchored(enc(checkpoint));
+  const json = {
+    type: LOG_PROOF_TYPE,
+    origin: ORIGIN,
+    index,
+    treeSize: entries.length,
+    entry: base64.encode(entries[index]!),
+    inclusion: inclusionProof(entries.map(leafHash), index, entries.length).map(bytesToHex),
+    checkpoint,
+    verifierKey: key.verifierKey,
+    ots: base64.encode(ots),
+  };
+  return { bytes: enc(JSON.stringify(json, null, 2)), headers };
+}
+
+function failed(r: ProvenanceReport, code: string): void {
+  assert.equal(r.ok, false, formatReport(r));
+  assert.ok(
+    r.failures.some((f) => f.code === code),
+    `expected ${code}, got ${r.failures.map((f) => f.code).join(', ')}`,
+  );
+}
+
+describe('verifyAny: receipts', () => {
+  it('verifies a header value against a trusted key and says what it did not prove', async () => {
+    const r = await verifyAny(enc(`${header}\n`), { keys: [signer.publicKeyHex] });
+    assert.equal(r.kind, 'receipt');
+    assert.equal(r.ok, true, formatReport(r));
+    assert.match(
+      r.proved[0]!,
+      new RegExp(`signed by receipt key ${signer.publicKeyHex}.*2023-11-14T22:13:20Z`),
+    );
+    assert.ok(r.notProved.some((s) => s.includes('true or correct')));
+  });
+
+  it("checks a receipt against its own key when none is given, and says the key's owner is not proved", async () => {
+    const r = await verifyAny(enc(JSON.stringify({ header, key: signer.publicKeyHex })));
+    assert.equal(r.ok, true, formatReport(r));
+    assert.ok(r.notProved.some((s) => s.includes("is the provider's")));
+  });
+
+  it('fails on another key, a key in the file that is not the signer, extra fields and a changed payload', async () => {
+    const other = ReceiptSigner.generate().publicKeyHex;
+    failed(await verifyAny(enc(header), { keys: [other] }), 'LP_RECEIPT_WRONG_KEY');
+    failed(await verifyAny(enc(JSON.stringify({ header, key: other }))), 'LP_RECEIPT_WRONG_KEY');
+    failed(await verifyAny(enc(JSON.stringify({ header, note: 1 }))), 'LP_VERIFY_MALFORMED');
+    const [payload, sig] = header.split('.');
+    const changed = `${payload!.slice(0, 10)}${payload![10] === 'A' ? 'B' : 'A'}${payload!.slice(11)}.${sig}`;
+    assert.equal((await verifyAny(enc(changed))).ok, false);
+  });
+});
+
+describe('verifyAny: log proof bundles', () => {
+  it('proves inclusion, the signer, the receipt inside and the Bitcoin block', async () => {
+    const { bytes, headers } = bundle();
+    const r = await verifyAny(bytes, { headers, keys: [key.verifierKey, signer.publicKeyHex] });
+    assert.equal(r.kind, 'log-proof');
+    assert.equal(r.ok, true, formatReport(r));
+    assert.equal(r.facts.blockHeight, 3);
+    const text = formatReport(r);
+    assert.match(text, /entry 1 of log example\.com\/log \(size 5\)/);
+    assert.match(text, /existed no later than Bitcoin block 3/);
+    assert.match(text, /signed by receipt key/);
+    assert.match(text, /nothing was left out of the log before entry 1/);
+  });
+
+  it('without headers, reports the time as not proved; with another trusted key, fails', async () => {
+    const { bytes } = bundle(2);
+    const r = await verifyAny(bytes);
+    assert.equal(r.ok, true, formatReport(r));
+    assert.ok(r.notProved.some((s) => s.includes('no block headers')));
+    assert.ok(r.notProved.some((s) => s.includes("operator's")));
+    const stranger = generateNoteKey(ORIGIN).verifierKey;
+    failed(await verifyAny(bytes, { keys: [stranger] }), 'LP_VERIFY_UNTRUSTED_KEY');
+  });
+
+  it('fails for a proof of another tree size, an index past the end and uppercase hex', async () => {
+    const { bytes, headers } = bundle();
+    const json = JSON.parse(new TextDecoder().decode(bytes));
+    const again = (patch: object) => verifyAny(enc(JSON.stringify({ ...json, ...patch })), { headers });
+    failed(await again({ treeSize: 4 }), 'LP_VERIFY_MISMATCH');
+    failed(await again({ index: 5 }), 'LP_LOG_PROOF_INVALID');
+    failed(
+      await again({ inclusion: json.inclusion.map((h: string) => h.toUpperCase()) }),
+      'LP_VERIFY_MALFORMED',
+    );
+    failed(await again({ checkpoint: checkpointNote(4) }), 'LP_VERIFY_MISMATCH');
+    failed(await again({ extra: true }), 'LP_VERIFY_MALFORMED');
+  });
+
+  it('never verifies a bundle with any one bit flipped, and says where', async () => {
+    const { bytes, headers } = bundle(0);
+    const where = new Set<string>();
+    for (let i = 0; i < bytes.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const flipped = Uint8Array.from(bytes);
+        flipped[i]! ^= 1 << bit;
+        try {
+          const r = await verifyAny(flipped, { headers });
+          assert.equal(r.ok, false, `byte ${i} bit ${bit} still verifies`);
+          assert.ok(r.failures[0]!.message.length > 0);
+          where.add(r.failures[0]!.code);
+        } catch (err) {
+          assert.ok(isLightproofError(err), String(err));
+          where.add(err.code);
+        }
+      }
+    }
+    assert.ok(where.size >= 4, [...where].join(', '));
+  });
+});
+
+describe('verifyAny: checkpoints, .ots files and bad input', () => {
+  it('verifies a checkpoint note with its .ots, using log.pub only when no key is given', async () => {
+    const note = checkpointNote();
+    const { ots, headers } = anchored(enc(note));
+    const r = await verifyAny(enc(note), { ots, headers, keys: [key.verifierKey] });
+    assert.equal(r.kind, 'checkpoint');
+    assert.equal(r.ok, true, formatReport(r));
+    assert.equal(r.facts.treeSize, 5);
+    assert.equal(r.facts.blockHeight, 3);
+    const nearby = await verifyAny(enc(note), { nearbyKey: key.verifierKey });
+    assert.equal(nearby.ok, true);
+    assert.ok(nearby.notProved.some((s) => s.includes('log.pub')));
+    failed(await verifyAny(enc(note)), 'LP_VERIFY_NO_KEY');
+    failed(
+      await verifyAny(enc(note.replace('\n5\n', '\n6\n')), { nearbyKey: key.verifierKey }),
+      'LP_NOTE_BAD_SIGNATURE',
+    );
+  });
+
+  it('verifies an .ots file against the file it stamps and the headers, and needs both', async () => {
+    const file = enc('hello\n');
+    const { ots, headers } = anchored(file);
+    const r = await verifyAny(ots, { target: file, targetName: 'hello.txt', headers });
+    assert.equal(r.kind, 'ots');
+    assert.equal(r.ok, true, formatReport(r));
+    assert.match(r.proved[0]!, /hello\.txt existed no later than Bitcoin block 3/);
+    failed(await verifyAny(ots, { headers }), 'LP_VERIFY_NO_TARGET');
+    failed(await verifyAny(ots, { target: file }), 'LP_OTS_NO_HEADER_SOURCE');
+    failed(await verifyAny(ots, { target: enc('other'), headers }), 'LP_OTS_DIGEST_MISMATCH');
+  });
+
+  it('refuses unknown, truncated, oversized and hostile input with typed errors', async () => {
+    const code = async (bytes: Uint8Array) => {
+      try {
+        const r = await verifyAny(bytes);
+        return r.ok ? 'ok' : r.failures[0]!.code;
+      } catch (err) {
+        assert.ok(isLightproofError(err), String(err));
+        return err.code;
+      }
+    };
+    assert.equal(await code(new Uint8Array([0xff, 0xfe, 0x00])), 'LP_VERIFY_UNKNOWN_KIND');
+    assert.equal(await code(enc('hello world')), 'LP_VERIFY_UNKNOWN_KIND');
+    assert.equal(await code(enc('{"type":"lightproof.other/v1"}')), 'LP_VERIFY_UNKNOWN_KIND');
+    const { bytes } = bundle();
+    assert.equal(await code(bytes.subarray(0, bytes.length / 2)), 'LP_VERIFY_MALFORMED');
+    assert.equal(await code(new Uint8Array(16 * 1024 * 1024 + 1)), 'LP_VERIFY_TOO_LARGE');
+    assert.equal(
+      await code(enc(`{"type":"${LOG_PROOF_TYPE}","inclusion":${'['.repeat(5000)}`)),
+      'LP_VERIFY_MALFORMED',
+    );
+    assert.equal(await code(enc(JSON.stringify({ header: 'x'.repeat(5000) }))), 'LP_RECEIPT_TOO_LARGE');
+    assert.equal(detectKind(enc(`${header}`)).kind, 'receipt');
+  });
+});
+
+describe('log entries', () => {
+  it('are canonical JSON that reads back as what it was', () => {
+    assert.equal(
+      canonicalJson({ b: [1, { d: null, c: 'x' }], a: true }),
+      '{"a":true,"b":[1,{"c":"x","d":null}]}',
+    );
+    assert.deepEqual(readEntry(receiptEntry(header)), { type: 'receipt', header });
+    const event = {
+      seq: 3,
+      paymentId: 1,
+      paymentHash: HEX('e'),
+      from: 'reserved',
+      to: 'paying',
+      at: 5,
+      detail: { z: 1, a: 2 },
+    };
+    assert.deepEqual(readEntry(walletEventEntry(event)), { type: 'wallet-event', ...event });
+    assert.deepEqual(readEntry(enc('{ "type": "lightproof.receipt/v1", "header": "x" }')), { type: 'other' });
+    assert.deepEqual(readEntry(new Uint8Array([0xff])), { type: 'other' });
+  });
+});
