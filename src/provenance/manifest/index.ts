@@ -1,4 +1,6 @@
 /** Model and dataset manifests shaped as OpenSSF Model Signing v1.0 in-toto statements. */
+
+export { defaultManifestPath, manifestExists, readManifestFile, writeManifestFile } from './file.js';
 export {
   DEFAULT_SHARD_SIZE,
   type HashModelOptions,
