@@ -94,8 +94,9 @@ export function scanEntries(
   };
   const zeroFrom = (pos: number): boolean => {
     for (let p = pos; p < fileSize; p += CHUNK) {
-      load(p, Math.min(CHUNK, fileSize - p));
-      if (buf.subarray(0, bufLen).some((b) => b !== 0)) return false;
+      const len = Math.min(CHUNK, fileSize - p);
+      load(p, len);
+      if (buf.subarray(p - bufStart, p - bufStart + len).some((b) => b !== 0)) return false;
     }
     return true;
   };

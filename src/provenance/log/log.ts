@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { LightproofError } from '../../core/errors.js';
 import { leafHash } from '../merkle.js';
 import { CacheFile } from './cache-file.js';
-import { FRAME_OVERHEAD, MAX_ENTRY_BYTES, parseFrame, scanEntries, writeFrame } from './frames.js';
+import { corrupt, FRAME_OVERHEAD, MAX_ENTRY_BYTES, parseFrame, scanEntries, writeFrame } from './frames.js';
 import { acquireLock } from './lock.js';
 import { checkOrigin, ENTRIES, ensureDir, INDEX, LOCK, loadOrCreateMeta } from './meta.js';
 import { consistencyPath, inclusionPath } from './proofs.js';
@@ -76,7 +76,7 @@ export async function openLog(dir: string, opts: OpenLogOptions = {}): Promise<M
   const opened: { close(): void }[] = [];
   try {
     const { origin, created } = loadOrCreateMeta(dir, opts);
-    const fd = openSync(join(dir, ENTRIES), 'r+');
+    const fd = openEntries(dir);
     opened.push({ close: () => closeSync(fd) });
     const tree = new TreeFiles(dir);
     opened.push(tree);
@@ -87,6 +87,20 @@ export async function openLog(dir: string, opts: OpenLogOptions = {}): Promise<M
   } catch (err) {
     for (const f of opened.reverse()) f.close();
     release();
+    if (err instanceof LightproofError) throw err;
+    throw new LightproofError('LP_LOG_IO', `cannot open the log in ${dir}: ${String(err)}`, {
+      status: 500,
+      details: { dir, code: (err as NodeJS.ErrnoException).code },
+      cause: err,
+    });
+  }
+}
+
+function openEntries(dir: string): number {
+  try {
+    return openSync(join(dir, ENTRIES), 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(ENTRIES, 0, `the file is missing`);
     throw err;
   }
 }
