@@ -1,4 +1,16 @@
+export { MAX_ENTRY_BYTES, type MerkleLog, type OpenLogOptions, openLog } from './log/index.js';
 export * from './manifest/index.js';
+export {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  leafHash,
+  nodeHash,
+  rootFromInclusion,
+  rootOf,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';
 export {
   BodyHasher,
   MAX_RECEIPT_HEADER_BYTES,
