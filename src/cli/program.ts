@@ -11,6 +11,7 @@ import { registerModel } from './commands/model.js';
 import { registerNode } from './commands/node.js';
 import { registerOts } from './commands/ots.js';
 import { registerRegtest } from './commands/regtest.js';
+import { registerVerify } from './commands/verify.js';
 import { registerWallet } from './commands/wallet.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerNode(program);
   registerOts(program);
   registerRegtest(program);
+  registerVerify(program);
   registerWallet(program);
   return program;
 }

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { base64 } from '@scure/base';
-import { hexLines, regtestChain, rootFor } from '../../bitcoin/headers/headers.testkit.js';
-import { type HeaderSource, headerSourceFromText } from '../../bitcoin/index.js';
 import { isLightproofError } from '../../core/errors.js';
-import { msat } from '../../core/money.js';
-import { append, DetachedTimestampFile, SHA256, serializeOts, Timestamp } from '../../ots/index.js';
-import { formatCheckpoint } from '../checkpoint.js';
-import { inclusionProof, leafHash, rootOf } from '../merkle.js';
-import { generateNoteKey, noteSigner, signNote } from '../note.js';
+import { generateNoteKey } from '../note.js';
 import { ReceiptSigner } from '../receipt.js';
 import {
   canonicalJson,
@@ -23,60 +14,7 @@ import {
   verifyAny,
   walletEventEntry,
 } from './index.js';
-
-const HEX = (c: string) => c.repeat(64);
-const signer = ReceiptSigner.generate();
-const header = signer.sign({
-  service: 'chat',
-  priceMsat: msat(1000),
-  paymentHash: HEX('a'),
-  tokenId: HEX('b'),
-  requestDigest: HEX('c'),
-  responseDigest: HEX('d'),
-  time: 1_700_000_000,
-}).header;
-const enc = (s: string) => utf8ToBytes(s);
-
-/** An .ots over BYTES attested at block 3 of a regtest chain, and a header source holding that chain. */
-function anchored(bytes: Uint8Array): { ots: Uint8Array; headers: HeaderSource } {
-  const ts = new Timestamp(sha256(bytes));
-  const tip = ts.add(append(new Uint8Array(16).fill(7))).add(SHA256);
-  tip.attest({ kind: 'bitcoin', height: 3 });
-  const chain = regtestChain(5, (h) => (h === 3 ? tip.msg : rootFor(h)));
-  return {
-    ots: serializeOts(new DetachedTimestampFile('sha256', ts)),
-    headers: headerSourceFromText(hexLines(chain), 'chain.txt', { network: 'regtest' }),
-  };
-}
-
-const ORIGIN = 'example.com/log';
-const key = generateNoteKey(ORIGIN);
-const entries = [enc('a'), receiptEntry(header), enc('c'), enc('d'), enc('e')];
-
-function checkpointNote(size = entries.length): string {
-  const root = rootOf(entries.slice(0, size).map(leafHash));
-  return signNote(
-    formatCheckpoint({ origin: ORIGIN, size, root, extensions: [] }),
-    noteSigner(key.signerKey),
-  );
-}
-
-function bundle(index = 1): { bytes: Uint8Array; headers: HeaderSource } {
-  const checkpoint = checkpointNote();
-  const { ots, headers } = anchored(enc(checkpoint));
-  const json = {
-    type: LOG_PROOF_TYPE,
-    origin: ORIGIN,
-    index,
-    treeSize: entries.length,
-    entry: base64.encode(entries[index]!),
-    inclusion: inclusionProof(entries.map(leafHash), index, entries.length).map(bytesToHex),
-    checkpoint,
-    verifierKey: key.verifierKey,
-    ots: base64.encode(ots),
-  };
-  return { bytes: enc(JSON.stringify(json, null, 2)), headers };
-}
+import { anchored, bundle, checkpointNote, enc, HEX, header, key, ORIGIN, signer } from './verify.testkit.js';
 
 function failed(r: ProvenanceReport, code: string): void {
   assert.equal(r.ok, false, formatReport(r));

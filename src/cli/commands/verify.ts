@@ -1,0 +1,186 @@
+/**
+ * `lightproof verify FILE`: a receipt, a log-entry proof bundle, a checkpoint note, a model manifest or
+ * an .ots proof, checked as far down as it goes (Bitcoin block headers), and said in plain words.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import {
+  type BitcoinNetwork,
+  bitcoinRpc,
+  esploraHeaderSource,
+  fileHeaderSource,
+  type HeaderSource,
+  isBitcoinNetwork,
+  rpcHeaderSource,
+} from '../../bitcoin/index.js';
+import { LightproofError } from '../../core/errors.js';
+import { toJson } from '../../core/json.js';
+import {
+  detectKind,
+  formatReport,
+  MAX_VERIFY_BYTES,
+  type VerifyAnyOptions,
+  verifyAny,
+} from '../../provenance/verify/index.js';
+import { collect, seconds, usage } from './ots-shared.js';
+
+interface VerifyCliOptions {
+  headers?: string;
+  bitcoinNode?: string;
+  rpcCert?: string;
+  rpcCookie?: string;
+  esplora?: string;
+  network: string;
+  timeout?: string;
+  key?: string[];
+  dir?: string;
+  json?: boolean;
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description(
+      'Check a receipt, a log proof, a checkpoint, a manifest or an .ots file down to Bitcoin block headers',
+    )
+    .argument('<file>', 'what to verify; its kind is read from its contents')
+    .option('--headers <file>', 'block headers from a file: one 80-byte header in hex per line')
+    .option('--bitcoin-node <url>', 'block headers from bitcoind or btcd JSON-RPC')
+    .option('--rpc-cert <pem>', "the node's TLS certificate (btcd's rpc.cert) for an https node")
+    .option('--rpc-cookie <file>', "bitcoind's .cookie file for RPC authentication")
+    .option('--esplora <url>', 'block headers from an Esplora API, e.g. https://blockstream.info/api')
+    .option('--network <name>', 'mainnet, testnet, testnet4, signet or regtest', 'mainnet')
+    .option('--timeout <seconds>', 'per header request (default 10)')
+    .option(
+      '--key <key>',
+      'a key you trust, or a file holding one: a receipt key (64 hex) or a log verifier key (name+hash+base64); repeatable',
+      collect,
+    )
+    .option('--dir <dir>', 'for a manifest: the model directory to compare with it')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+A checkpoint note or a manifest is checked with the .ots beside it (FILE.ots); an .ots file with the
+file it stamps (FILE without .ots). Without a header source, what a proof says about time is listed
+as not proved. Exit status 0 only when everything checked verified; 1 when anything failed; 2 for a
+usage error.
+
+Examples:
+  receipt (the Lightproof-Receipt header value, or JSON {"header": ..., "key": ...}):
+  $ lightproof verify receipt.txt --key 5f0c...e1a2
+  log entry with its proof (from \`lightproof log prove\`):
+  $ lightproof verify entry-42.proof.json --key agent-log.pub --bitcoin-node http://user:pass@127.0.0.1:8332
+  checkpoint note (with checkpoints/8.txt.ots beside it):
+  $ lightproof verify agent-log/checkpoints/8.txt --key agent-log/log.pub --headers headers.txt
+  model manifest (with llama.manifest.json.ots beside it), and the model directory:
+  $ lightproof verify llama.manifest.json --dir ./llama --esplora https://blockstream.info/api
+  .ots proof (beside the file it stamps):
+  $ lightproof verify report.pdf.ots --headers mainnet-headers.txt`,
+    )
+    .action(async (file: string, opts: VerifyCliOptions, cmd: Command) => {
+      const sources = [opts.bitcoinNode, opts.esplora, opts.headers].filter((s) => s !== undefined);
+      if (sources.length > 1) {
+        usage(
+          cmd,
+          'LP_OTS_NO_HEADER_SOURCE',
+          'Give at most one header source: --bitcoin-node URL, --esplora URL or --headers FILE.',
+        );
+      }
+      if (!isBitcoinNetwork(opts.network)) {
+        usage(
+          cmd,
+          'LP_BTC_BAD_NETWORK',
+          `--network '${opts.network}' is not mainnet, testnet, testnet4, signet or regtest.`,
+        );
+      }
+      const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 10) * 1000;
+      const keys = (opts.key ?? []).map((k) => readKey(cmd, k));
+      const bytes = readInput(file);
+      const { kind } = detectKind(bytes);
+      const input: VerifyAnyOptions = { keys, ...(opts.dir !== undefined ? { dir: opts.dir } : {}) };
+      if (kind === 'checkpoint' || kind === 'manifest') {
+        const ots = readIfPresent(`${file}.ots`);
+        if (ots) Object.assign(input, { ots, otsName: `${file}.ots` });
+      }
+      if (kind === 'checkpoint') {
+        const nearby = [join(dirname(file), '..', 'log.pub'), join(dirname(file), 'log.pub')]
+          .map(readIfPresent)
+          .find((b) => b !== undefined);
+        if (nearby) input.nearbyKey = new TextDecoder().decode(nearby).trim();
+      }
+      if (kind === 'ots' && file.endsWith('.ots')) {
+        const targetName = file.slice(0, -'.ots'.length);
+        const target = readIfPresent(targetName);
+        if (target) Object.assign(input, { target, targetName });
+      }
+      if (sources.length === 1) input.headers = await headerSource(opts, timeoutMs);
+      let report: Awaited<ReturnType<typeof verifyAny>>;
+      try {
+        report = await verifyAny(bytes, input);
+      } finally {
+        input.headers?.close?.();
+      }
+      process.stdout.write(opts.json ? `${toJson(report)}\n` : formatReport(report));
+      if (!report.ok) {
+        const first = report.failures[0]!;
+        throw new LightproofError(first.code, `${file} did not verify: ${first.message}`);
+      }
+    });
+}
+
+/** A --key value is the key itself, or a file holding it (log.pub). */
+function readKey(cmd: Command, value: string): string {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return value.toLowerCase();
+  if (value.includes('+') && !existsSync(value)) return value;
+  const bytes = readIfPresent(value);
+  if (bytes === undefined || bytes.length > 4096) {
+    usage(
+      cmd,
+      'LP_VERIFY_BAD_KEY',
+      `--key '${value.slice(0, 80)}' is not a key (64 hex, or name+hash+base64) nor a small file holding one.`,
+    );
+  }
+  return readKey(cmd, new TextDecoder().decode(bytes).trim());
+}
+
+function readIfPresent(path: string): Uint8Array | undefined {
+  try {
+    if (!statSync(path).isFile() || statSync(path).size > MAX_VERIFY_BYTES) return undefined;
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function readInput(path: string): Uint8Array {
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_VERIFY_BYTES) {
+      throw new LightproofError(
+        'LP_VERIFY_TOO_LARGE',
+        `${path} is ${size} bytes; nothing lightproof verifies is that large.`,
+      );
+    }
+    return readFileSync(path);
+  } catch (err) {
+    if (err instanceof LightproofError) throw err;
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+    throw new LightproofError('LP_VERIFY_UNREADABLE', `Cannot read ${path}: ${why}.`);
+  }
+}
+
+async function headerSource(opts: VerifyCliOptions, timeoutMs: number): Promise<HeaderSource> {
+  const network = opts.network as BitcoinNetwork;
+  if (opts.headers !== undefined) return fileHeaderSource(opts.headers, { network });
+  if (opts.esplora !== undefined) return esploraHeaderSource(opts.esplora, { network, timeoutMs });
+  const rpc = bitcoinRpc({
+    url: opts.bitcoinNode!,
+    timeoutMs,
+    ...(opts.rpcCert ? { tlsCert: readFileSync(opts.rpcCert) } : {}),
+    ...(opts.rpcCookie ? { cookieFile: opts.rpcCookie } : {}),
+  });
+  return rpcHeaderSource(rpc, { network });
+}
