@@ -131,7 +131,8 @@ export function problemFrom(site: Site, prices: PriceSeries): { problem: Problem
     jobs,
     peaks,
     rampMw: site.asics.rampMwPerHour === null ? null : site.asics.rampMwPerHour * dt,
-    minUpSteps: stepsUp !== null && stepsUp > 1 ? stepsUp : null,
+    minUpSteps: stepsUp,
+    minLoadFraction: site.asics.minLoadFraction,
     startupUsd: site.asics.startupUsd,
   };
   return {

@@ -2,7 +2,8 @@
  * The model as CPLEX LP text, for `lightproof energy plan --lp-out` (to read it, or to solve it
  * with another solver) and for the benchmark that compares loading text with loading arrays.
  * Lines are collected in an array and joined once; numbers use JavaScript's shortest round-trip
- * form, which HiGHS reads back exactly.
+ * form, which HiGHS reads back exactly. A ranged row (the ramp) is written as two rows, since the
+ * LP format has no `lo <= expr <= hi` constraint.
  */
 import type { Model } from './model.js';
 
@@ -23,7 +24,7 @@ export function toLpText(m: Model): string {
     if (lo === up) out.push(` r${r}:${lhs} = ${lo}`);
     else if (lo === Number.NEGATIVE_INFINITY) out.push(` r${r}:${lhs} <= ${up}`);
     else if (up === Number.POSITIVE_INFINITY) out.push(` r${r}:${lhs} >= ${lo}`);
-    else out.push(` r${r}: ${lo} <=${lhs} <= ${up}`);
+    else out.push(` r${r}:${lhs} >= ${lo}`, ` r${r}_up:${lhs} <= ${up}`);
   }
   out.push('Bounds');
   for (let c = 0; c < m.numCols; c++) {

@@ -10,7 +10,8 @@
  *   job_j:    Σ_t dt·b_jt = E_j                      (the job's energy before its deadline)
  *   peak_wt:  m_t + a_t + Σ_j b_jt − P_w ≤ 0         (P_w is the draw billed for window w)
  *   ramp_t:   −R ≤ m_t − m_{t−1} ≤ R
- *   link_t:   m_t − M·y_t ≤ 0;  start_t: s_t − y_t + y_{t−1} ≥ 0;  up_t: Σ_{τ=t−L+1..t} s_τ − y_t ≤ 0
+ *   link_t:   0 ≤ m_t − f·M·y_t ≤ (1 − f)·M  (off draws nothing; on draws at least f·M)
+ *   start_t:  s_t − y_t + y_{t−1} ≥ 0;  up_t: Σ_{τ=t−L+1..t} s_τ − y_t ≤ 0
  * with AI_min_t ≤ a_t ≤ AI_max_t (SLA floor and demand) and 0 ≤ m_t ≤ M.
  */
 
@@ -35,6 +36,8 @@ export interface Problem {
   rampMw: number | null;
   /** Minimum up time in intervals (adds binaries), or null. */
   minUpSteps: number | null;
+  /** While on, mining draws at least this share of M. */
+  minLoadFraction: number;
   startupUsd: number;
 }
 
@@ -192,10 +195,12 @@ function addOnOff(
 ): void {
   const { n } = p;
   const L = p.minUpSteps!;
+  const f = p.minLoadFraction;
   for (let t = 0; t < n; t++) {
+    // m − f·M·y in [0, (1−f)·M]: y = 0 forces m = 0, y = 1 allows f·M ≤ m ≤ M.
     b.idx.push(t, b.on + t);
-    b.val.push(1, -p.mineMw);
-    b.row(-INF, 0);
+    b.val.push(1, -f * p.mineMw);
+    b.row(0, (1 - f) * p.mineMw);
   }
   for (let t = 1; t < n; t++) {
     b.idx.push(b.on + t - 1, b.on + t, b.start + t);

@@ -36,13 +36,18 @@ const asics = z
     minUpHours: positive.max(168).optional(),
     /** How fast the fleet's draw may change, either way; linear, so it keeps the plan an LP. */
     rampMwPerHour: positive.optional(),
+    /** While on, the fleet draws at least this share of its MW (only with minUpHours; default 1). */
+    minLoadFraction: z.number().gt(0).max(1).optional(),
     /** Cost of each start (only with minUpHours). */
     startupUsd: nonNegative.optional(),
   })
-  .refine((a) => a.startupUsd === undefined || a.minUpHours !== undefined, {
-    message: 'startupUsd needs minUpHours (starts are only tracked with on/off decisions)',
-    path: ['startupUsd'],
-  });
+  .refine(
+    (a) => (a.startupUsd === undefined && a.minLoadFraction === undefined) || a.minUpHours !== undefined,
+    {
+      message: 'startupUsd and minLoadFraction need minUpHours (only then is the fleet switched on and off)',
+      path: ['minUpHours'],
+    },
+  );
 
 const gpus = z.strictObject({
   count: z.number().int().min(0).max(10_000_000),
@@ -141,6 +146,7 @@ export interface Site {
     fleetMw: number;
     minUpHours: number | null;
     rampMwPerHour: number | null;
+    minLoadFraction: number;
     startupUsd: number;
   };
   gpus: { count: number; watts: number; tokensPerSecond: number; fleetMw: number };
@@ -195,6 +201,7 @@ function fromRaw(c: Raw, source: string): Site {
       fleetMw: (c.asics.count * c.asics.thPerSecond * c.asics.joulesPerTh) / 1e6,
       minUpHours: c.asics.minUpHours ?? null,
       rampMwPerHour: c.asics.rampMwPerHour ?? null,
+      minLoadFraction: c.asics.minLoadFraction ?? 1,
       startupUsd: c.asics.startupUsd ?? 0,
     },
     gpus: { ...g, fleetMw: (g.count * g.watts) / 1e6 },
