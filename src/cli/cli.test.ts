@@ -62,6 +62,9 @@ describe('lightproof CLI', () => {
     assert.match(run('node', 'serve', '--listen', '127.0.0.1:99999').err, /LP_CLI_BAD_LISTEN/);
     assert.match(run('regtest', 'status').err, /LP_REGTEST_NOT_RUNNING/);
     assert.equal(run('no-such-command').code, 2);
+    const missing = run('wallet', 'approve');
+    assert.equal(missing.code, 2, 'a usage error in a subcommand exits 2, as at the top level');
+    assert.match(missing.err, /missing required argument 'id'/);
   });
 
   it('every command has --help with an example', async () => {

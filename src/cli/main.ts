@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { isLightproofError } from '../core/errors.js';
 import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  throwOnUsageErrors(program);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -21,5 +21,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Commander exits with 1 from any subcommand that has no override of its own; every command throws
+ * instead, so a usage error anywhere exits 2 (docs/errors.md).
+ */
+function throwOnUsageErrors(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwOnUsageErrors(sub);
+}
+
 const code = await main(process.argv);
-process.exitCode = code;
+// An action may set its own exit code (fetch --fail exits 22); a failure here overrides it, success does not.
+process.exitCode = code !== 0 ? code : (process.exitCode ?? 0);

@@ -88,6 +88,19 @@ describe('lightproof fetch', () => {
     );
   });
 
+  it('exits 22 with --fail when the server answers an HTTP error, as curl does', async () => {
+    const missing = createServer((_req, res) => res.writeHead(404).end('no such thing'));
+    await new Promise<void>((r) => missing.listen(0, '127.0.0.1', r));
+    const { port } = missing.address() as AddressInfo;
+    try {
+      const r = await cli('fetch', '--fail', `http://127.0.0.1:${port}/x`);
+      assert.equal(r.status, 22, r.err);
+      assert.equal(await spent(), 0n);
+    } finally {
+      await new Promise((r) => missing.close(r));
+    }
+  });
+
   it('rejects malformed flags before touching the network', async () => {
     assert.match((await cli('fetch', 'not a url')).err, /LP_CLI_BAD_URL/);
     assert.match((await cli('fetch', 'ftp://x/y')).err, /LP_CLI_BAD_URL/);
