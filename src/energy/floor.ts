@@ -4,7 +4,11 @@
  * max(mining revenue/MWh, power price)) turned into millisatoshis per request and per 1,000 tokens.
  * AI sold below it earns less than the power would in its next-best use.
  */
-import type { Site } from './site.js';
+/** What a GPU draws (W, at the wall) and serves (tokens/s). */
+export interface GpuRate {
+  watts: number;
+  tokensPerSecond: number;
+}
 
 /** 1 BTC = 1e11 msat. */
 const MSAT_PER_BTC = 100_000_000_000;
@@ -17,7 +21,7 @@ export function usdToMsat(usd: number, btcUsd: number): bigint {
 }
 
 /** MWh a GPU of SITE spends on 1,000 output tokens. */
-export function mwhPer1kTokens(site: Pick<Site, 'gpus'>): number {
+export function mwhPer1kTokens(site: { gpus: GpuRate }): number {
   return (1000 * site.gpus.watts) / (site.gpus.tokensPerSecond * 3.6e9);
 }
 
@@ -27,7 +31,10 @@ export interface Floor {
 }
 
 /** Rounded up, so a floor never under-charges; a negative value of power (negative prices) floors at 0. */
-export function floorFor(usdPerMwh: number, site: Pick<Site, 'gpus' | 'btcUsd' | 'ai'>): Floor {
+export function floorFor(
+  usdPerMwh: number,
+  site: { btcUsd: number; gpus: GpuRate; ai: { tokensPerRequest: number } },
+): Floor {
   const per1k = Math.max(0, usdPerMwh) * mwhPer1kTokens(site);
   const msat = (usd: number) => Math.ceil((usd / site.btcUsd) * MSAT_PER_BTC - 1e-9);
   return {

@@ -46,8 +46,11 @@ function hourly(prices: number[], extra: Record<string, number[]> = {}) {
 }
 
 const at = (h: number) => new Date(Date.UTC(2026, 0, 1, h)).toISOString();
-const near = (a: ArrayLike<number>, b: number[], what: string) =>
-  b.forEach((v, i) => assert.ok(Math.abs(a[i]! - v) < 1e-6, `${what}[${i}] = ${a[i]}, expected ${v}`));
+function near(a: ArrayLike<number>, b: number[], what: string): void {
+  b.forEach((v, i) => {
+    assert.ok(Math.abs(a[i]! - v) < 1e-6, `${what}[${i}] = ${a[i]}, expected ${v}`);
+  });
+}
 const net = (p: Planned) => Number(p.plan.outcomes.plan.net_msat) / 1e6;
 
 describe('energy plan: small cases solved by hand', () => {

@@ -329,11 +329,11 @@ function regular(
       'LP_ENERGY_CSV_FORMAT',
       `${source} has ${rows.length} intervals; plan at most ${MAX_INTERVALS} at a time.`,
     );
-  const step = rows[1]!.t - rows[0]!.t;
+  const step = commonStep(rows);
   if (step % 60_000 !== 0 || step > 86_400_000) {
     throw new LightproofError(
       'LP_ENERGY_CSV_GAP',
-      `${source}: the first two rows are ${step / 60_000} minutes apart; intervals must be whole minutes, at most a day.`,
+      `${source}: most rows are ${step / 60_000} minutes apart; intervals must be whole minutes, at most a day.`,
     );
   }
   for (let i = 1; i < rows.length; i++) {
@@ -365,6 +365,21 @@ function regular(
     prices: Float64Array.from(rows, (r) => r.price),
     columns,
   };
+}
+
+/** The interval length: the most common step between rows (the smaller on a tie), so a gap shows as a gap. */
+function commonStep(rows: Row[]): number {
+  const counts = new Map<number, number>();
+  for (let i = 1; i < rows.length; i++) {
+    const d = rows[i]!.t - rows[i - 1]!.t;
+    counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  let best = 0;
+  let bestCount = 0;
+  for (const [d, c] of counts) {
+    if (c > bestCount || (c === bestCount && d < best)) [best, bestCount] = [d, c];
+  }
+  return best;
 }
 
 const iso = (t: number) => new Date(t).toISOString();

@@ -6,16 +6,20 @@
 import { z } from 'zod';
 import { describeIssues, readConfigFile } from '../core/config-file.js';
 import { LightproofError } from '../core/errors.js';
+import { parseIsoInstant } from './iso-time.js';
 
 /** An instant written with its offset (2026-06-01T00:00:00Z); local times are ambiguous around DST. */
-const instant = z
-  .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/,
-    'expected an ISO 8601 time with Z or an offset, such as 2026-06-01T15:00:00Z',
-  )
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a real date')
-  .transform((s) => Date.parse(s));
+const instant = z.string().transform((s, ctx) => {
+  const t = parseIsoInstant(s, false);
+  if (Number.isNaN(t)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a real ISO 8601 time with Z or an offset, such as 2026-06-01T15:00:00Z',
+    });
+    return z.NEVER;
+  }
+  return t;
+});
 
 const positive = z.number().positive().finite();
 const nonNegative = z.number().nonnegative().finite();
