@@ -108,7 +108,8 @@ export function serializeManifest(m: Manifest): Uint8Array {
       serialization: {
         allow_symlinks: s.allow_symlinks,
         hash_type: s.hash_type,
-        ignore_paths: [...s.ignore_paths],
+        // A set in meaning; model_signing writes it in a Python frozenset's arbitrary order.
+        ignore_paths: [...s.ignore_paths].sort(),
         method: s.method,
         ...(s.shard_size !== undefined ? { shard_size: s.shard_size } : {}),
       },
