@@ -1,7 +1,7 @@
 /**
  * The gateway's admin API, on a listener of its own (keep it on loopback or a private network) and
- * behind its own bearer credential: services, tokens, revenue per service, revocation, and the
- * Prometheus metrics.
+ * behind its own bearer credential: services, tokens, revenue per service, revocation, proofs for
+ * logged receipts, and the Prometheus metrics.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ export interface AdminDeps {
   services: () => Promise<unknown>;
   health: () => Promise<Record<string, unknown>>;
   now: () => number;
+  /** The proof bundle for receipt-log entry INDEX; absent when receipts are not logged. */
+  receiptProof?: (index: number) => Promise<unknown>;
 }
 
 /** Reads the admin credential kept in PATH (0600), creating a random one on first use. */
@@ -115,6 +117,9 @@ export class AdminServer {
         if (!token) throw notFound(parts[2]!);
         return send(res, 200, tokenView(token));
       }
+      case 'GET /v1/receipts/proof':
+        if (!this.#d.receiptProof) throw noReceiptLog();
+        return send(res, 200, await this.#d.receiptProof(logIndex(url)));
       case 'POST /v1/tokens/:id/revoke': {
         const id = tokenId(parts[2]!);
         const changed = await this.#d.state.revoke(id, this.#d.now());
@@ -148,6 +153,23 @@ function listQuery(url: URL): { service?: string; limit: number; offset: number 
     );
   const service = url.searchParams.get('service');
   return { ...(service ? { service } : {}), limit, offset };
+}
+
+function logIndex(url: URL): number {
+  const raw = url.searchParams.get('index') ?? '';
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(raw))
+    throw new LightproofError('LP_ADMIN_BAD_QUERY', 'index must be a receipt-log entry number: 0, 1, 2...', {
+      status: 400,
+    });
+  return Number(raw);
+}
+
+function noReceiptLog(): LightproofError {
+  return new LightproofError(
+    'LP_ADMIN_NOT_FOUND',
+    'This gateway does not log receipts; turn receipts on and leave receipts.log set.',
+    { status: 404 },
+  );
 }
 
 function tokenId(raw: string): string {

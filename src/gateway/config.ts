@@ -52,6 +52,16 @@ export type LightningConfig = LightningSpec;
 
 export type StateConfig = { kind: 'sqlite'; path: string | null } | { kind: 'postgres'; url: string };
 
+export interface ReceiptLogConfig {
+  /** Null: `receipt-log` in the gateway's data directory. */
+  dir: string | null;
+  /** Null: named after the receipt key, so each provider's log has its own origin. */
+  origin: string | null;
+  checkpointEverySeconds: number;
+  /** Null: the public calendars; empty: checkpoints are signed but not stamped. */
+  calendars: string[] | null;
+}
+
 export interface GatewayConfig {
   /** Where the config came from, for messages. */
   source: string;
@@ -60,7 +70,7 @@ export interface GatewayConfig {
   admin: { listen: HostPort; metricsPublic: boolean } | null;
   lightning: LightningConfig;
   state: StateConfig;
-  receipts: { enabled: boolean; maxBufferBytes: number };
+  receipts: { enabled: boolean; maxBufferBytes: number; log: ReceiptLogConfig | null };
   /** Per client IP, for requests that would mint a challenge (each one creates an invoice). */
   challengeLimits: RateRule[];
   trustProxy: boolean;
@@ -230,6 +240,14 @@ const state = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** Where signed receipts are logged, how often the log signs a checkpoint, and where it is stamped. */
+const receiptLog = z.strictObject({
+  dir: z.string().optional(),
+  origin: z.string().optional(),
+  checkpointEvery: duration.default(600),
+  calendars: z.array(z.string().url('expected a calendar URL')).optional(),
+});
+
 const file = z
   .strictObject({
     listen: hostPort.default({ host: '127.0.0.1', port: 8402 }),
@@ -245,8 +263,9 @@ const file = z
           .int()
           .positive()
           .default(8 * 1024 * 1024),
+        log: z.union([z.literal(false), receiptLog]).prefault({}),
       })
-      .default({ enabled: true, maxBuffer: 8 * 1024 * 1024 }),
+      .prefault({}),
     challengeLimits: z.array(rateRule).optional(),
     trustProxy: z.boolean().default(false),
     upstreamTimeout: duration.default(60),
@@ -289,7 +308,19 @@ export function parseGatewayConfig(
         ? { ...c.lightning, tlsCertPath: c.lightning.tlsCertPath ?? null }
         : c.lightning,
     state: c.state.kind === 'sqlite' ? { kind: 'sqlite', path: c.state.path ?? null } : c.state,
-    receipts: { enabled: c.receipts.enabled, maxBufferBytes: c.receipts.maxBuffer },
+    receipts: {
+      enabled: c.receipts.enabled,
+      maxBufferBytes: c.receipts.maxBuffer,
+      log:
+        c.receipts.enabled && c.receipts.log !== false
+          ? {
+              dir: c.receipts.log.dir ?? null,
+              origin: c.receipts.log.origin ?? null,
+              checkpointEverySeconds: c.receipts.log.checkpointEvery,
+              calendars: c.receipts.log.calendars ?? null,
+            }
+          : null,
+    },
     challengeLimits: c.challengeLimits ?? DEFAULT_CHALLENGE_LIMITS,
     trustProxy: c.trustProxy,
     upstreamTimeoutSeconds: c.upstreamTimeout,

@@ -21,6 +21,8 @@ export interface ReceiptIssuer {
   requestHasher(method: string, pathAndQuery: string): Hasher;
   responseHasher(status: number): Hasher;
   sign(fields: ReceiptFields & { time: number }): string;
+  /** Appends a signed receipt to the provider's log; resolves once durable and never rejects. */
+  record?(header: string): Promise<void>;
 }
 
 export interface ReceiptContext {
@@ -96,6 +98,8 @@ export async function respondUpstream(o: RespondOptions): Promise<{ deltaMsat: b
     priceMsat = cost;
   }
   const receiptHeader = o.receipt && hasher ? sign(o.receipt, priceMsat, hasher.digest()) : null;
+  // Logged before it is sent, so every receipt a client holds is in the log (group commit keeps it short).
+  if (receiptHeader && o.receipt?.signer.record) await o.receipt.signer.record(receiptHeader);
   if (streaming) {
     if (receiptHeader) res.addTrailers({ [RECEIPT_HEADER]: receiptHeader });
     res.end();

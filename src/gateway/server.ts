@@ -18,7 +18,8 @@ import type { GatewayConfig } from './config.js';
 import { GatewayHandler } from './handler.js';
 import { GatewayMetrics } from './metrics.js';
 import { PriceBook } from './pricing.js';
-import { openReceiptIssuer } from './receipts.js';
+import { openReceiptLog, type ReceiptLog } from './receipt-log.js';
+import { loggedIssuer, openReceiptIssuer } from './receipts.js';
 import { RevocationCache } from './revocations.js';
 import { openGatewayState } from './state/index.js';
 import type { GatewayState } from './state/types.js';
@@ -68,7 +69,19 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     );
     cleanups.push(() => state.close());
     const keys = KeyRing.open(join(o.dataDir, 'l402-keys.json'));
-    const receipts = config.receipts.enabled ? openReceiptIssuer(join(o.dataDir, 'receipt.key')) : null;
+    const signer = config.receipts.enabled ? openReceiptIssuer(join(o.dataDir, 'receipt.key')) : null;
+    let receiptLog: ReceiptLog | null = null;
+    if (signer && config.receipts.log) {
+      receiptLog = await openReceiptLog({
+        config: config.receipts.log,
+        dataDir: o.dataDir,
+        receiptKey: signer.publicKeyHex,
+        log,
+      });
+      const opened = receiptLog;
+      cleanups.push(() => opened.close());
+    }
+    const receipts = signer && receiptLog ? loggedIssuer(signer, receiptLog) : signer;
     const metrics = new GatewayMetrics();
     const prices = new PriceBook();
     const revocations = new RevocationCache(state, log);
@@ -90,6 +103,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
         config,
         prices,
         receiptKey: receipts?.publicKeyHex ?? null,
+        receiptLog,
         nodeInfo: nodeIdentity,
       });
     const handler = new GatewayHandler({
@@ -137,6 +151,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
         credential: adminCredential(adminCredentialPath),
         metricsPublic: config.admin.metricsPublic,
         services: async () => ((await wellKnown()) as { services: unknown }).services,
+        ...(receiptLog ? { receiptProof: receiptLog.prove } : {}),
         health: async () => {
           const info = await nodeInfo();
           return { ok: info !== null, node: info, inflight: handler.inflight };

@@ -13,6 +13,8 @@ export interface WellKnownSources {
   config: GatewayConfig;
   prices: PriceBook;
   receiptKey: string | null;
+  /** The log every receipt is appended to, and the key its checkpoints are signed with. */
+  receiptLog: { origin: string; verifierKey: string; size: () => number } | null;
   nodeInfo: () => Promise<NodeInfo | null>;
 }
 
@@ -24,6 +26,9 @@ export async function wellKnownDocument(s: WellKnownSources): Promise<Record<str
     node: info ? { pubkey: info.pubkey, network: info.network } : null,
     receipts: s.receiptKey
       ? { header: 'Lightproof-Receipt', algorithm: 'bip340-schnorr-sha256', public_key: s.receiptKey }
+      : null,
+    receipt_log: s.receiptLog
+      ? { origin: s.receiptLog.origin, verifier_key: s.receiptLog.verifierKey, size: s.receiptLog.size() }
       : null,
     services: await Promise.all(s.config.services.map((svc) => describe(svc, s.prices))),
   };
