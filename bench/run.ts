@@ -1,6 +1,7 @@
 /** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
 import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
+import { benchManifest } from './manifest.js';
 import { benchLog } from './log.js';
 import { benchOtsStampAndCalendar, benchOtsVerify } from './ots.js';
 
@@ -9,6 +10,7 @@ const suites: Record<string, () => Promise<void>> = {
   gateway: benchGateway,
   'ots-verify': benchOtsVerify,
   'ots-stamp': benchOtsStampAndCalendar,
+  manifest: benchManifest,
   log: benchLog,
 };
 const wanted = process.argv.slice(2);
