@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ensurePrivateDir, resolveDataDir } from '../core/datadir.js';
 import { openLightning } from '../lightning/index.js';
 import { DEFAULT_WALLET_CONFIG, loadWalletConfig, type WalletConfig } from './config.js';
+import { journaledStore, openJournalLog } from './journal-log.js';
 import { openWalletStore } from './store/index.js';
 import { Wallet } from './wallet.js';
 
@@ -21,7 +22,7 @@ export interface OpenWalletOptions {
 export interface OpenedWallet {
   wallet: Wallet;
   config: WalletConfig;
-  /** `<data>/wallet`: the journal (SQLite), the seed. */
+  /** `<data>/wallet`: the journal (SQLite), the seed, and `log/`, the journal's Merkle log. */
   dir: string;
   close(): Promise<void>;
 }
@@ -37,9 +38,13 @@ export async function openWallet(options: OpenWalletOptions = {}): Promise<Opene
         ? { kind: 'sqlite', path: config.store.path ?? join(dir, 'wallet.db') }
         : config.store,
     );
+    const journal = await openJournalLog(join(dir, 'log'), store, journalLogFailed()).catch(async (err) => {
+      await store.close();
+      throw err;
+    });
     const wallet = await Wallet.open({
       node: opened.node,
-      store,
+      store: journal ? journaledStore(store, journal) : store,
       approvalWaitMs: config.approvalWaitSeconds * 1000,
     }).catch(async (err) => {
       await store.close();
@@ -58,6 +63,20 @@ export async function openWallet(options: OpenWalletOptions = {}): Promise<Opene
     await opened.close();
     throw err;
   }
+}
+
+/** The journal stays whole in the store; a log that cannot keep up is reported, not fatal. */
+function journalLogFailed(): (err: unknown) => void {
+  let failures = 0;
+  return (err) => {
+    if (failures++ % 1000 !== 0) return;
+    process.emitWarning(
+      `The wallet journal could not be copied into its log (${String(err)}); the next change retries.`,
+      {
+        code: 'LP_WALLET_LOG_FAILED',
+      },
+    );
+  };
 }
 
 function readConfig(dir: string, explicit: string | undefined): WalletConfig {
