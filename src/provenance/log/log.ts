@@ -18,7 +18,7 @@ import {
   ftruncateSync,
   openSync,
   readSync,
-  write,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,10 +54,16 @@ export interface MerkleLog {
   close(): Promise<void>;
 }
 
-const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 /** Bytes per batch at most, so one burst cannot hold an unbounded buffer. */
 const MAX_BATCH_BYTES = 64 << 20;
+/**
+ * The entries file grows in zero-filled steps ahead of the data, so that a batch's fdatasync has
+ * only data to flush and no file-size change to journal (3-4 times faster here). Recovery already
+ * reads a zero tail as unwritten, and close() cuts it off.
+ */
+const PREALLOC_BYTES = 16 << 20;
+const ZEROS = Buffer.alloc(1 << 20);
 /** Leaves between cache checks while opening, bounding the memory the check holds. */
 const CHECK_EVERY = 1 << 16;
 
@@ -145,6 +151,7 @@ class FileLog implements MerkleLog {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private broken: LightproofError | undefined;
+  private allocated: number;
 
   constructor(
     readonly dir: string,
@@ -157,6 +164,7 @@ class FileLog implements MerkleLog {
     private readonly release: () => void,
   ) {
     this.count = tree.size;
+    this.allocated = end;
   }
 
   size(): number {
@@ -164,12 +172,12 @@ class FileLog implements MerkleLog {
   }
 
   append(entry: Uint8Array): Promise<{ index: number; leafHash: Uint8Array }> {
-    return this.enqueue([entry]).then(({ first, hashes }) => ({ index: first, leafHash: hashes[0]! }));
+    return this.enqueue([entry], (first, hashes) => ({ index: first, leafHash: hashes[0]! }));
   }
 
   appendMany(entries: readonly Uint8Array[]): Promise<{ first: number; count: number }> {
     if (!Array.isArray(entries)) return Promise.reject(badEntry('appendMany takes an array of Uint8Array'));
-    return this.enqueue(entries).then(({ first }) => ({ first, count: entries.length }));
+    return this.enqueue(entries, (first) => ({ first, count: entries.length }));
   }
 
   entry(index: number): Uint8Array {
@@ -224,10 +232,23 @@ class FileLog implements MerkleLog {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing;
+    if (this.allocated > this.end && !this.broken) {
+      ftruncateSync(this.fd, this.end);
+      fdatasyncSync(this.fd);
+    }
     this.tree.close();
     this.index.close();
     closeSync(this.fd);
     this.release();
+  }
+
+  private preallocate(upTo: number): void {
+    if (upTo <= this.allocated) return;
+    const target = Math.ceil((upTo + PREALLOC_BYTES) / PREALLOC_BYTES) * PREALLOC_BYTES;
+    for (let at = this.allocated; at < target; ) {
+      at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, target - at), at);
+    }
+    this.allocated = target;
   }
 
   private offsetOf(index: number): number {
@@ -247,13 +268,18 @@ class FileLog implements MerkleLog {
     }
   }
 
-  private enqueue(entries: readonly Uint8Array[]): Promise<{ first: number; hashes: Uint8Array[] }> {
+  /** Queues entries for the next batch; `done` shapes the result from the first index given. */
+  private enqueue<T>(
+    entries: readonly Uint8Array[],
+    done: (first: number, hashes: Uint8Array[]) => T,
+  ): Promise<T> {
     if (this.closed)
       return Promise.reject(new LightproofError('LP_LOG_CLOSED', 'the log is closed; open it again'));
     if (this.broken) return Promise.reject(this.broken);
     const hashes: Uint8Array[] = [];
     let bytes = 0;
-    for (const [i, e] of entries.entries()) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       if (!(e instanceof Uint8Array)) return Promise.reject(badEntry(`entry ${i} is not a Uint8Array`));
       if (e.length > MAX_ENTRY_BYTES) {
         return Promise.reject(
@@ -267,10 +293,11 @@ class FileLog implements MerkleLog {
       hashes.push(leafHash(e));
       bytes += e.length + FRAME_OVERHEAD;
     }
-    if (entries.length === 0) return Promise.resolve({ first: this.count, hashes });
+    if (entries.length === 0) return Promise.resolve(done(this.count, hashes));
     return new Promise((resolve, reject) => {
-      this.queue.push({ entries, hashes, bytes, resolve: (first) => resolve({ first, hashes }), reject });
-      this.flushing ??= this.drain();
+      this.queue.push({ entries, hashes, bytes, resolve: (first) => resolve(done(first, hashes)), reject });
+      // Start a batch on the next turn, not now: every append made in this turn joins it.
+      this.flushing ??= new Promise((started) => setImmediate(started)).then(() => this.drain());
     });
   }
 
@@ -308,12 +335,16 @@ class FileLog implements MerkleLog {
         this.tree.add(p.hashes[i]!);
       });
     }
+    let stage: 'write' | 'fdatasync' = 'write';
     try {
       this.tree.flush(false);
       this.index.put(first * 8, offsets, false);
+      // Writes go to the page cache and return in microseconds; only the fdatasync waits on the disk.
+      this.preallocate(this.end + bytes);
       for (let done = 0; done < bytes; ) {
-        done += (await writeAsync(this.fd, buf, done, bytes - done, this.end + done)).bytesWritten;
+        done += writeSync(this.fd, buf, done, bytes - done, this.end + done);
       }
+      stage = 'fdatasync';
       await fdatasyncAsync(this.fd);
     } catch (err) {
       this.tree.restore(before);
@@ -323,7 +354,10 @@ class FileLog implements MerkleLog {
         { status: 503, details: { first, count: leaves }, cause: err },
       );
       try {
+        // After a failed fdatasync the kernel may have dropped the dirty pages: only a reopen can tell.
+        if (stage === 'fdatasync') throw err;
         ftruncateSync(this.fd, this.end);
+        this.allocated = this.end;
       } catch {
         this.broken = new LightproofError(
           'LP_LOG_IO',

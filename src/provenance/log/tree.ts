@@ -12,6 +12,13 @@ import { CacheFile } from './cache-file.js';
 const levelName = (k: number) => `tree-${String(k).padStart(2, '0')}.dat`;
 /** 2^53 leaves at most: Number stays exact. */
 const MAX_LEVELS = 54;
+/**
+ * Nodes at this level and above are few (one per 256 leaves) and in almost every proof, so reads
+ * keep them in memory, up to CACHED_NODES. Only complete nodes of durable leaves are ever read,
+ * and those never change.
+ */
+const CACHE_FROM_LEVEL = 8;
+const CACHED_NODES = 1 << 16;
 
 export interface TreeState {
   size: number;
@@ -22,6 +29,7 @@ export class TreeFiles {
   private readonly files: CacheFile[] = [];
   private readonly pending: Uint8Array[][] = [];
   private state: TreeState = { size: 0, frontier: [] };
+  private readonly cache = new Map<number, Uint8Array>();
 
   constructor(private readonly dir: string) {}
 
@@ -119,7 +127,18 @@ export class TreeFiles {
   }
 
   node(level: number, index: number): Uint8Array {
-    return new Uint8Array(this.file(level).read(index * HASH_BYTES, HASH_BYTES));
+    if (level < CACHE_FROM_LEVEL)
+      return new Uint8Array(this.file(level).read(index * HASH_BYTES, HASH_BYTES));
+    // Level k's blocks number at most 2^(53-k), so index·64 + level is exact and unique.
+    const key = index * 64 + level;
+    let node = this.cache.get(key);
+    if (!node) {
+      node = new Uint8Array(this.file(level).read(index * HASH_BYTES, HASH_BYTES));
+      if (this.cache.size >= CACHED_NODES) this.cache.clear();
+      this.cache.set(key, node);
+    }
+    // A copy: callers own what they get and may change it.
+    return node.slice();
   }
 
   close(): void {
