@@ -148,6 +148,16 @@ describe('lightproof model stamp and verify', () => {
     assert.deepEqual(JSON.parse(unchecked.out).stamp.checked, false);
   });
 
+  test('stamp refuses an existing manifest the directory no longer matches', async () => {
+    const st = model('stale');
+    assert.equal((await cli(['model', 'hash', st, '-q'])).status, 0);
+    writeFileSync(join(st, 'config.json'), '{"new":1}');
+    const r = await cli(['model', 'stamp', st, '-c', cal.url, '-m', '1']);
+    assert.equal(r.status, 1);
+    assert.match(r.err, /^error LP_MANIFEST_MISMATCH: .*no longer matches .*\(config\.json\)/m);
+    assert.equal(existsSync(`${st}.manifest.json.ots`), false);
+  });
+
   test('verify names every changed, missing and extra file and exits 1', async () => {
     const v = model('v');
     assert.equal((await cli(['model', 'hash', v, '--files', '-q'])).status, 0);

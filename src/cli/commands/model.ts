@@ -1,6 +1,7 @@
 /** `lightproof model hash|stamp|verify`: manifests of model and dataset directories, stamped in Bitcoin. */
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { checkCalendarUrl } from '../../ots/calendar-client.js';
 import { serializeOts } from '../../ots/index.js';
@@ -13,6 +14,7 @@ import {
   manifestExists,
   readManifestFile,
   serializeManifest,
+  verifyModel,
   writeManifestFile,
 } from '../../provenance/index.js';
 import { formatBytes, progressBar } from '../progress.js';
@@ -169,6 +171,21 @@ function report(
   }
 }
 
+async function checkMatches(dir: string, manifest: Manifest, path: string, quiet: boolean | undefined) {
+  const bar = progressBar({ label: 'checking', unit: 'bytes', quiet });
+  const r = await verifyModel(dir, manifest, {
+    manifestPath: path,
+    onProgress: (p) => bar.update(p.done, p.total),
+  }).finally(() => bar.finish());
+  if (!r.ok) {
+    const named = [...r.changed, ...r.missing, ...r.extra].slice(0, 5).join(', ');
+    throw new LightproofError(
+      'LP_MANIFEST_MISMATCH',
+      `${dir} no longer matches ${path} (${named}${r.changed.length + r.missing.length + r.extra.length > 5 ? ', ...' : ''}); write a new one with \`lightproof model hash --force\` and stamp that.`,
+    );
+  }
+}
+
 interface StampFlags extends HashFlags {
   manifest?: string;
   calendar?: string[];
@@ -228,6 +245,8 @@ Example:
         wrote = true;
       }
       const { manifest } = readManifestFile(path);
+      // An existing manifest may be stale; stamping it would prove files the directory no longer holds.
+      if (isDir && !wrote) await checkMatches(target, manifest, path, flags.quiet || flags.json);
       const result = await stamp([{ path }], {
         ...(calendars ? { calendars } : {}),
         ...(m !== undefined ? { m } : {}),

@@ -199,6 +199,16 @@ describe('hashModel', () => {
     );
   });
 
+  test('an onProgress callback that throws fails the run, not the process', async () => {
+    const dir = model({ w: big });
+    const boom = new Error('progress callback failed');
+    let calls = 0;
+    const onProgress = () => {
+      if (++calls === 2) throw boom;
+    };
+    await assert.rejects(hashModel(dir, { shardSize: 1000, onProgress }), (err) => err === boom);
+  });
+
   test('refuses a bad shard size or worker count', async () => {
     const dir = model({ w: 'w' });
     for (const shardSize of [0, -1, 1.5, Number.NaN])

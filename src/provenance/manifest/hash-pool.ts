@@ -116,7 +116,12 @@ export async function hashRanges(
             );
             return;
           }
-          if (r.bytes) opts.onBytes?.(r.bytes);
+          try {
+            if (r.bytes) opts.onBytes?.(r.bytes);
+          } catch (err) {
+            reject(err);
+            return;
+          }
           if (r.digest) {
             digests[r.id] = new Uint8Array(r.digest);
             if (--pending === 0) resolve();
@@ -124,6 +129,13 @@ export async function hashRanges(
           }
         });
         w.on('error', reject);
+        // A worker that dies without an error event (killed, out of memory) must not leave us waiting.
+        w.on('exit', (code) => {
+          if (pending > 0)
+            reject(
+              new LightproofError('LP_MANIFEST_READ_FAILED', `A hashing thread stopped (exit code ${code}).`),
+            );
+        });
         give(w);
       }
     });
