@@ -117,6 +117,9 @@ describe('log: lifecycle', () => {
       await assert.rejects(openLog(freshDir(), { create: true, origin: bad }), code('LP_LOG_BAD_ORIGIN'));
     }
     await assert.rejects(openLog(freshDir()), code('LP_LOG_NOT_FOUND'));
+    const file = freshDir();
+    writeFileSync(file, 'not a directory');
+    await assert.rejects(openLog(file, { create: true }), code('LP_LOG_IO'));
   });
 
   it('leaves files it does not own alone', async () => {

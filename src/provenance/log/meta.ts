@@ -45,7 +45,15 @@ export function checkOrigin(origin: unknown): string {
 /** Makes sure `dir` exists (creating it when allowed) before the lock is taken inside it. */
 export function ensureDir(dir: string, create: boolean): void {
   if (!create && !existsSync(join(dir, META))) throw notFound(dir);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new LightproofError('LP_LOG_IO', `cannot create the log directory ${dir}: ${String(err)}`, {
+      status: 500,
+      details: { dir, code: (err as NodeJS.ErrnoException).code },
+      cause: err,
+    });
+  }
 }
 
 function notFound(dir: string): LightproofError {
@@ -97,11 +105,10 @@ export function loadOrCreateMeta(
     fsyncDir(dir);
     return { origin, created: true };
   }
-  const text = readFileSync(path);
   let meta: unknown;
   try {
-    if (text.length > MAX_META_BYTES) throw new Error('too large');
-    meta = JSON.parse(text.toString('utf8'));
+    if (statSync(path).size > MAX_META_BYTES) throw new Error('too large');
+    meta = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
     throw corrupt(META, 0, 'it is not the JSON a Lightproof log writes');
   }
