@@ -168,6 +168,12 @@ describe('hashModel', () => {
     await assert.rejects(hashModel(dir), fails('LP_MANIFEST_NOT_REGULAR', /pipe/));
   });
 
+  test('a file name that is not UTF-8 is named', async () => {
+    const dir = model({ ok: 'x' });
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad-`), Buffer.from([0xff, 0xfe])]), 'y');
+    await assert.rejects(hashModel(dir), fails('LP_MANIFEST_BAD_NAME', /bad-/));
+  });
+
   test('an unreadable file is named', {
     skip: process.getuid?.() === 0 && 'root reads any file',
   }, async () => {

@@ -229,13 +229,19 @@ async function hashPlanned(
 
 /** A file whose size or mtime moved while it was read may be hashed half old, half new. */
 async function checkUnchanged(files: readonly WalkedFile[]): Promise<void> {
-  for (const f of files) {
-    const now = await stat(f.path, { bigint: true }).catch(() => undefined);
-    if (!now || Number(now.size) !== f.size || now.mtimeNs !== f.mtimeNs) {
+  const BATCH = 64;
+  for (let i = 0; i < files.length; i += BATCH) {
+    const batch = files.slice(i, i + BATCH);
+    const now = await Promise.all(batch.map((f) => stat(f.path, { bigint: true }).catch(() => undefined)));
+    const moved = batch.find((f, j) => {
+      const st = now[j];
+      return !st || Number(st.size) !== f.size || st.mtimeNs !== f.mtimeNs;
+    });
+    if (moved) {
       throw new LightproofError(
         'LP_MANIFEST_CHANGED_WHILE_HASHING',
-        `${f.name} changed while it was hashed; hash the model again once nothing writes to it.`,
-        { details: { name: f.name } },
+        `${moved.name} changed while it was hashed; hash the model again once nothing writes to it.`,
+        { details: { name: moved.name } },
       );
     }
   }

@@ -74,6 +74,22 @@ export function manifestIoError(err: unknown, path: string): LightproofError {
   });
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** OMS names are UTF-8; a name that is not could not be written into a manifest and read back. */
+function utf8Name(bytes: Buffer, prefix: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    const shown = `${prefix ? `${prefix}/` : ''}${bytes.toString('utf8')}`;
+    throw new LightproofError(
+      'LP_MANIFEST_BAD_NAME',
+      `The file name '${shown}' is not valid UTF-8; rename it or ignore its directory.`,
+      { details: { name: shown } },
+    );
+  }
+}
+
 export async function walkModel(root: string, opts: WalkOptions): Promise<WalkedFile[]> {
   const top = await stat(root, { bigint: true }).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
@@ -94,10 +110,11 @@ export async function walkModel(root: string, opts: WalkOptions): Promise<Walked
   const files: WalkedFile[] = [];
 
   const visit = async (dir: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> => {
-    const names = await readdir(dir).catch((err: unknown) => {
+    const raw = await readdir(dir, { encoding: 'buffer' }).catch((err: unknown) => {
       throw manifestIoError(err, dir);
     });
-    for (const entry of names) {
+    for (const bytes of raw) {
+      const entry = utf8Name(bytes, prefix);
       const name = prefix ? `${prefix}/${entry}` : entry;
       if (isIgnored(name, opts.ignore)) continue;
       const abs = `${dir}${sep}${entry}`;
