@@ -13,11 +13,11 @@ const levelName = (k: number) => `tree-${String(k).padStart(2, '0')}.dat`;
 /** 2^53 leaves at most: Number stays exact. */
 const MAX_LEVELS = 54;
 /**
- * Nodes at this level and above are few (one per 256 leaves) and in almost every proof, so reads
+ * Nodes at this level and above are few (one per 64 leaves) and in almost every proof, so reads
  * keep them in memory, up to CACHED_NODES. Only complete nodes of durable leaves are ever read,
  * and those never change.
  */
-const CACHE_FROM_LEVEL = 8;
+const CACHE_FROM_LEVEL = 6;
 const CACHED_NODES = 1 << 16;
 
 export interface TreeState {
