@@ -1,4 +1,5 @@
 /** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
+import { benchEnergy } from './energy.js';
 import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
 import { benchManifest } from './manifest.js';
@@ -10,6 +11,7 @@ const suites: Record<string, () => Promise<void>> = {
   gateway: benchGateway,
   'ots-verify': benchOtsVerify,
   'ots-stamp': benchOtsStampAndCalendar,
+  energy: benchEnergy,
   manifest: benchManifest,
   log: benchLog,
 };

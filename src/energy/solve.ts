@@ -46,10 +46,14 @@ export async function solveModel(m: Model, o: SolveOptions = {}): Promise<Solved
   const t0 = performance.now();
   const model = highs.createModel();
   try {
+    const mip = m.integers.length > 0;
     model.options.set({
       output_flag: false,
       time_limit: o.timeLimitSeconds ?? 60,
       mip_rel_gap: o.mipRelGap ?? 1e-4,
+      // The LP is bounds plus one row per interval: presolve spent more time than the dual simplex
+      // on a year of hours (docs/energy.md). The MILP needs it for its cuts and probing.
+      presolve: mip ? 'choose' : 'off',
     });
     const integrality = new Int32Array(m.numCols);
     for (const c of m.integers) integrality[c] = 1;
@@ -74,7 +78,6 @@ export async function solveModel(m: Model, o: SolveOptions = {}): Promise<Solved
     });
     model.run();
     let status = model.getModelStatus();
-    const mip = m.integers.length > 0;
     const hasSolution = Number(model.info.get('primal_solution_status')) === 2;
     if (
       status === INFEASIBLE ||
