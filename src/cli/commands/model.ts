@@ -12,6 +12,7 @@ import {
   hashModel,
   type Manifest,
   manifestExists,
+  normalizeIgnorePath,
   readManifestFile,
   serializeManifest,
   verifyModel,
@@ -114,13 +115,15 @@ function hashPlan(cmd: Command, flags: HashFlags, out: string): HashModelOptions
   };
   const shardSize = whole('--shard-size', flags.shardSize);
   const workers = whole('--workers', flags.workers);
+  if (workers !== undefined && workers > 1024) usage(cmd, 'LP_CLI_USAGE', '--workers must be at most 1024.');
+  const ignore = asUsage(cmd, () => (flags.ignore ?? []).map(normalizeIgnorePath));
   if (flags.files && shardSize !== undefined)
     usage(cmd, 'LP_CLI_USAGE', 'Give --files or --shard-size, not both.');
   return {
     method: flags.files ? 'files' : 'shards',
     ...(shardSize !== undefined ? { shardSize } : {}),
     ...(workers !== undefined ? { workers } : {}),
-    ignore: flags.ignore ?? [],
+    ignore,
     ignoreGitPaths: flags.ignoreGitPaths,
     allowSymlinks: flags.allowSymlinks ?? false,
     ...(out !== '-' ? { manifestPath: out } : {}),

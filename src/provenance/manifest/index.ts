@@ -21,4 +21,4 @@ export {
   STATEMENT_TYPE,
   serializeManifest,
 } from './statement.js';
-export { GIT_PATHS } from './walk.js';
+export { GIT_PATHS, normalizeIgnorePath } from './walk.js';
