@@ -232,14 +232,17 @@ class FileLog implements MerkleLog {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing;
-    if (this.allocated > this.end && !this.broken) {
-      ftruncateSync(this.fd, this.end);
-      fdatasyncSync(this.fd);
+    try {
+      if (this.allocated > this.end && !this.broken) {
+        ftruncateSync(this.fd, this.end);
+        fdatasyncSync(this.fd);
+      }
+    } finally {
+      this.tree.close();
+      this.index.close();
+      closeSync(this.fd);
+      this.release();
     }
-    this.tree.close();
-    this.index.close();
-    closeSync(this.fd);
-    this.release();
   }
 
   private preallocate(upTo: number): void {
