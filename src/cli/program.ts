@@ -8,6 +8,7 @@ import { registerFetch } from './commands/fetch.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerModel } from './commands/model.js';
+import { registerLog } from './commands/log.js';
 import { registerNode } from './commands/node.js';
 import { registerOts } from './commands/ots.js';
 import { registerRegtest } from './commands/regtest.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerMcp(program);
   registerModel(program);
   registerNode(program);
+  registerLog(program);
   registerOts(program);
   registerRegtest(program);
   registerVerify(program);

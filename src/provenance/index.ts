@@ -30,3 +30,9 @@ export {
   verifyReceipt,
 } from './receipt.js';
 export * from './verify/index.js';
+export { generateNoteKey, isValidKeyName, MAX_NOTE_BYTES, MAX_NOTE_SIGNATURES, type NoteSignature, type NoteSigner, type NoteVerifier, noteKeyId, noteSigner, noteVerifier, noteVerifierKey, type OpenedNote, openNote, signNote } from './note.js';
+export { type Checkpoint, formatCheckpoint, MAX_CHECKPOINT_BYTES, openCheckpoint, parseCheckpoint } from './checkpoint.js';
+export { CHECKPOINT_DIR, type CheckpointSource, checkpointPath, LOG_KEY_FILE, LOG_PUB_FILE, type LogKey, listCheckpoints, loadOrCreateLogKey, readCheckpoint, readLogVerifier, type StoredCheckpoint, type WriteCheckpointOptions, writeCheckpoint } from './checkpoint-store.js';
+export { CheckpointUpgrader, type CheckpointUpgraderOptions, type StampCheckpointResult, stampCheckpoint, type UpgradePassResult, upgradeOne } from './checkpoint-stamp.js';
+export { type LogProofBundle, type MakeLogProofOptions, makeLogProof } from './log-proof.js';
+export { type AuditProblem, type AuditReport, auditLog } from './log-audit.js';
