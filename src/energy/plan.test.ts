@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { isLightproofError } from '../core/errors.js';
 import { toLpText } from './lp-text.js';
 import { threshold } from './outcome.js';
 import { type Planned, planSite } from './plan.js';
 import { parsePrices } from './prices.js';
-import { rng } from './sample.js';
+import { rng, samplePricesCsv, sampleSiteYaml } from './sample.js';
 import { parseSite } from './site.js';
 import { loadHighs } from './solve.js';
 
@@ -219,6 +221,24 @@ describe('energy plan: sites that can never fit', () => {
     await fails(
       () => planSite(site({}, {}, { demand: undefined, backlog }), hourly([30, 80])),
       /cannot all be met/,
+    );
+  });
+});
+
+describe('energy plan: the shipped example', () => {
+  it('is the seed-7 synthetic sample, and the plan beats every baseline on it', async () => {
+    const o = { seed: 7, start: Date.UTC(2026, 5, 1), intervals: 14 * 24, stepMinutes: 60 };
+    const dir = new URL('../../examples/energy/', import.meta.url);
+    const csv = readFileSync(new URL('prices.csv', dir), 'utf8');
+    const yaml = readFileSync(new URL('site.yaml', dir), 'utf8');
+    assert.equal(csv, samplePricesCsv(o));
+    assert.equal(yaml, sampleSiteYaml(o));
+    const p = await planSite(parseSite(parse(yaml), 'site.yaml'), parsePrices(csv, 'prices.csv'));
+    const out = p.plan.outcomes;
+    for (const b of [out.mine_only, out.ai_only, out.threshold]) assert.ok(out.plan.net_msat >= b.net_msat);
+    assert.ok(
+      p.plan.intervals.some((i) => i.price_usd_per_mwh < 0),
+      'the sample has negative prices',
     );
   });
 });

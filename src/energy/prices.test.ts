@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -181,6 +181,13 @@ describe('energy prices: bad input', () => {
       assert.throws(
         () => loadPrices(join(dir, 'none.csv')),
         (e: unknown) => isLightproofError(e, 'LP_ENERGY_CSV_FORMAT') && /none\.csv/.test(e.message),
+      );
+      // A sparse file: refused by its size before a byte is read.
+      writeFileSync(join(dir, 'huge.csv'), '');
+      truncateSync(join(dir, 'huge.csv'), 129 * 1024 * 1024);
+      assert.throws(
+        () => loadPrices(join(dir, 'huge.csv')),
+        (e: unknown) => isLightproofError(e, 'LP_ENERGY_CSV_FORMAT') && /larger than 128 MiB/.test(e.message),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

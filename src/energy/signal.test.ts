@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isLightproofError } from '../core/errors.js';
 import { toJson } from '../core/json.js';
 import { problemOf, startKit } from '../gateway/gateway.testkit.js';
 import { planSite } from './plan.js';
 import { parsePrices } from './prices.js';
-import { parseSignalPlan, type SignalPlan, startSignal } from './signal.js';
+import { loadSignalPlan, parseSignalPlan, type SignalPlan, startSignal } from './signal.js';
 import { parseSite } from './site.js';
 
 const HOUR = 3_600_000;
@@ -150,5 +153,27 @@ describe('energy signal', () => {
         .length,
       2,
     );
+    const dir = mkdtempSync(join(tmpdir(), 'lp-'));
+    try {
+      const file = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      const unreadable = (path: string, pattern: RegExp) =>
+        assert.throws(
+          () => loadSignalPlan(path),
+          (e: unknown) => isLightproofError(e, 'LP_ENERGY_PLAN_FILE') && pattern.test(e.message),
+        );
+      unreadable(
+        file('cut.json', '{"version":1,"site":"s","step_minutes":60,"intervals":[{"start":"2026'),
+        /JSON/,
+      );
+      const huge = file('huge.json', '');
+      truncateSync(huge, 257 * 1024 * 1024);
+      unreadable(huge, /larger than 256 MiB/);
+      unreadable(join(dir, 'none.json'), /none\.json/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
