@@ -138,15 +138,21 @@ describe('energy plan: small cases solved by hand', () => {
     assert.equal(p.plan.outcomes.plan.demand_response_msat, 60_000_000n);
   });
 
-  it('solves the same model from its LP text to the same objective', async () => {
-    const p = await planSite(
+  it('solves the same models from their LP text to the same objective', async () => {
+    const highs = await loadHighs();
+    const lp = await planSite(
       site({ peaks: [{ from: at(0), to: at(2), usdPerKw: 0.01 }] }, { rampMwPerHour: 3 }),
       hourly([30, 80, -20, 10]),
     );
-    const highs = await loadHighs();
-    const r = highs.solve(toLpText(p.model));
-    assert.equal(r.Status, 'Optimal');
-    assert.ok(Math.abs(r.ObjectiveValue - p.objectiveUsd) < 1e-6);
+    const milp = await planSite(
+      site({ gridCapMw: 15 }, { minUpHours: 3, startupUsd: 50 }, { demand: undefined }),
+      hourly([30, 80, 30, 60, 40, 80]),
+    );
+    for (const p of [lp, milp]) {
+      const r = highs.solve(toLpText(p.model));
+      assert.equal(r.Status, 'Optimal');
+      assert.ok(Math.abs(r.ObjectiveValue - p.objectiveUsd) < 1e-6);
+    }
   });
 });
 
