@@ -170,7 +170,9 @@ export function buildModel(p: Problem): Model {
   }
   if (binary) addOnOff(p, { on, start, idx, val, row });
 
-  const integers = binary ? Int32Array.from({ length: 2 * n }, (_, i) => on + i) : new Int32Array(0);
+  // Only y_t is binary: with y integral, start_t forces s_t = 1 at each switch-on and the up rows
+  // keep it at most 1, so s_t may stay continuous; this halves the binaries HiGHS branches on.
+  const integers = binary ? Int32Array.from({ length: n }, (_, i) => on + i) : new Int32Array(0);
   return {
     numCols: cost.length,
     numRows: rl.length,

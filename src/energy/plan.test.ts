@@ -123,7 +123,7 @@ describe('energy plan: small cases solved by hand', () => {
       hourly(prices),
     );
     assert.equal(p.plan.solver.kind, 'milp');
-    assert.equal(p.plan.solver.integers, 12);
+    assert.equal(p.plan.solver.integers, 6);
     near(p.schedule.mine, [10, 0, 10, 10, 10, 0], 'mine');
     assert.ok(Math.abs(net(p) - 350) < 1e-3, `net ${net(p)}`);
     assert.equal(p.plan.outcomes.plan.startup_msat, 50_000_000n);
