@@ -55,6 +55,10 @@ describe('stamping checkpoints', () => {
     const again = await stampCheckpoint(path, { calendars: [cal.url], m: 1 });
     assert.equal(again.created, false);
     assert.equal(cal.received.length, asked + 1, 'calendars are not asked again');
+    writeFileSync(r.otsPath, 'garbage');
+    await assert.rejects(stampCheckpoint(path, { calendars: [cal.url] }), (e: unknown) =>
+      isLightproofError(e, 'LP_OTS_BAD_MAGIC'),
+    );
   });
 
   it('writes nothing when too few calendars answer, and refuses a missing checkpoint', async () => {

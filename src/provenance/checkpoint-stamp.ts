@@ -11,6 +11,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { isLightproofError, LightproofError } from '../core/errors.js';
 import {
   type CalendarOutcome,
+  type DetachedTimestampFile,
   parseOts,
   type StampOptions,
   serializeOts,
@@ -46,8 +47,6 @@ export async function stampCheckpoint(
   opts: Omit<StampOptions, 'onProgress' | 'hashConcurrency'> = {},
 ): Promise<StampCheckpointResult> {
   const otsPath = `${path}.ots`;
-  if (readSmallBytes(otsPath, MAX_PROOF_BYTES) !== undefined)
-    return { otsPath, created: false, calendars: [] };
   const note = readSmallBytes(path, MAX_CHECKPOINT_BYTES);
   if (note === undefined) {
     throw new LightproofError(
@@ -57,6 +56,11 @@ export async function stampCheckpoint(
         details: { path },
       },
     );
+  }
+  const existing = readSmallBytes(otsPath, MAX_PROOF_BYTES);
+  if (existing !== undefined) {
+    checkProofOf(otsPath, existing, note);
+    return { otsPath, created: false, calendars: [] };
   }
   const result = await stamp([{ digest: sha256(note) }], opts);
   if (!writeNewFile(otsPath, serializeOts(result.files[0]!), 0o644)) {
@@ -184,15 +188,8 @@ export async function upgradeOne(
 ): Promise<'missing' | { changed: boolean; complete: boolean }> {
   const bytes = readSmallBytes(otsPath, MAX_PROOF_BYTES);
   if (bytes === undefined) return 'missing';
-  const proof = parseOts(bytes);
   const note = readSmallBytes(otsPath.slice(0, -'.ots'.length), MAX_CHECKPOINT_BYTES);
-  if (note === undefined || !sameBytes(sha256(note), proof.digest)) {
-    throw new LightproofError(
-      'LP_NOTE_PROOF_MISMATCH',
-      `${otsPath} is not a proof of the checkpoint beside it (the digests differ); remove it and stamp the checkpoint again.`,
-      { details: { path: otsPath } },
-    );
-  }
+  const proof = checkProofOf(otsPath, bytes, note);
   if (proof.timestamp.isComplete()) return { changed: false, complete: true };
   const up = await upgradeTimestamp(proof.timestamp, opts);
   if (opts.signal?.aborted) return { changed: false, complete: false };
@@ -207,6 +204,23 @@ function replaceFile(path: string, bytes: Uint8Array): void {
   writeNewFile(tmp, bytes, 0o644);
   renameSync(tmp, path);
   syncDir(dir);
+}
+
+/** Parses a checkpoint's proof and checks it is over the note's bytes. */
+function checkProofOf(
+  otsPath: string,
+  bytes: Uint8Array,
+  note: Uint8Array | undefined,
+): DetachedTimestampFile {
+  const proof = parseOts(bytes);
+  if (note === undefined || !sameBytes(sha256(note), proof.digest)) {
+    throw new LightproofError(
+      'LP_NOTE_PROOF_MISMATCH',
+      `${otsPath} is not a proof of the checkpoint beside it (the digests differ); remove it and stamp the checkpoint again.`,
+      { details: { path: otsPath } },
+    );
+  }
+  return proof;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
