@@ -4,6 +4,7 @@ import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
 import { benchManifest } from './manifest.js';
 import { benchLog } from './log.js';
+import { benchCheckpoint } from './checkpoint.js';
 import { benchOtsStampAndCalendar, benchOtsVerify } from './ots.js';
 
 const suites: Record<string, () => Promise<void>> = {
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<void>> = {
   energy: benchEnergy,
   manifest: benchManifest,
   log: benchLog,
+  checkpoint: benchCheckpoint,
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(suites)) {
