@@ -80,6 +80,14 @@ export function loadOrCreateLogKey(logDir: string, origin: string): LogKey {
   const keyPath = join(logDir, LOG_KEY_FILE);
   const pubPath = join(logDir, LOG_PUB_FILE);
   let signerKey = readSmall(keyPath, 4096);
+  if (signerKey === undefined && readSmall(pubPath, 4096) !== undefined) {
+    // A new key would not match the published one; this is a verifier's copy of the log.
+    throw new LightproofError(
+      'LP_NOTE_NO_KEY',
+      `${logDir} has ${LOG_PUB_FILE} but no ${LOG_KEY_FILE}, so it can be verified but not signed; restore the log's ${LOG_KEY_FILE} to sign.`,
+      { details: { dir: logDir } },
+    );
+  }
   if (signerKey === undefined) {
     const fresh = generateNoteKey(origin);
     // Exclusive: if another process made a key meanwhile, theirs is kept and used.

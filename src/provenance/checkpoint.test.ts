@@ -141,6 +141,10 @@ describe('log keys', () => {
     await rejects(() => loadOrCreateLogKey(dir, 'example.com/log'), 'LP_NOTE_BAD_KEY');
     await rejects(() => loadOrCreateLogKey(tempDir(), 'has space'), 'LP_NOTE_BAD_NAME');
     await rejects(() => readLogVerifier(tempDir()), 'LP_NOTE_NO_KEY');
+    const verifierCopy = tempDir();
+    writeFileSync(join(verifierCopy, 'log.pub'), readFileSync(join(dir, 'log.pub')));
+    await rejects(() => loadOrCreateLogKey(verifierCopy, 'example.com/log'), 'LP_NOTE_NO_KEY');
+    assert.deepEqual(readdirSync(verifierCopy), ['log.pub'], 'no key is made that could not match log.pub');
     const garbage = tempDir();
     writeFileSync(join(garbage, 'log.key'), 'PRIVATE+KEY+junk\n', { mode: 0o600 });
     await rejects(() => loadOrCreateLogKey(garbage, 'example.com/log'), 'LP_NOTE_BAD_KEY');
