@@ -5,13 +5,15 @@
 import type { HeaderSource } from '../../bitcoin/index.js';
 import { LightproofError } from '../../core/errors.js';
 import { HEADER_MAGIC } from '../../ots/index.js';
+import { LOG_PROOF_TYPE } from '../log-proof.js';
 import { checkAnchor } from './anchor.js';
 import { verifyCheckpointNote } from './checkpoint.js';
-import { LOG_PROOF_TYPE, verifyLogProof } from './log-proof.js';
+import { verifyLogProof } from './log-proof.js';
 import { verifyManifestFile } from './manifest.js';
 import { checkReceipt, RECEIPT_KEY } from './receipt.js';
 import { type ProvenanceReport, ReportBuilder, type VerifyKind } from './report.js';
 
+export { LOG_PROOF_TYPE } from '../log-proof.js';
 export {
   canonicalJson,
   type KnownEntry,
@@ -22,7 +24,7 @@ export {
   type WalletEventFields,
   walletEventEntry,
 } from './entries.js';
-export { LOG_PROOF_TYPE, type VerifyLogProofOptions, verifyLogProof } from './log-proof.js';
+export { type VerifyLogProofOptions, verifyLogProof } from './log-proof.js';
 export { formatReport, type ProvenanceReport, type VerifyFailure, type VerifyKind } from './report.js';
 
 /** Nothing this verifies is near this size; a larger input is refused before it is parsed. */

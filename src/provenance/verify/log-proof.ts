@@ -8,6 +8,7 @@ import { base64 } from '@scure/base';
 import { z } from 'zod';
 import type { HeaderSource } from '../../bitcoin/index.js';
 import { parseCheckpoint } from '../checkpoint.js';
+import { LOG_PROOF_TYPE } from '../log-proof.js';
 import { leafHash, verifyInclusion } from '../merkle.js';
 import { openNote } from '../note.js';
 import { checkAnchorHeaders, openAnchor } from './anchor.js';
@@ -15,8 +16,6 @@ import { readEntry } from './entries.js';
 import { checkReceipt, RECEIPT_KEY } from './receipt.js';
 import { type ProvenanceReport, ReportBuilder } from './report.js';
 import { canonicalVerifiers, describeIssues, noteKeys } from './shared.js';
-
-export const LOG_PROOF_TYPE = 'lightproof.log-proof/v1';
 
 const strictBase64 = z.string().transform((s, ctx) => {
   try {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isLightproofError } from '../../core/errors.js';
+import { hashModel, serializeManifest } from '../manifest/index.js';
 import { generateNoteKey } from '../note.js';
 import { ReceiptSigner } from '../receipt.js';
 import {
@@ -142,6 +146,31 @@ describe('verifyAny: checkpoints, .ots files and bad input', () => {
     failed(await verifyAny(ots, { headers }), 'LP_VERIFY_NO_TARGET');
     failed(await verifyAny(ots, { target: file }), 'LP_OTS_NO_HEADER_SOURCE');
     failed(await verifyAny(ots, { target: enc('other'), headers }), 'LP_OTS_DIGEST_MISMATCH');
+  });
+
+  it('verifies a manifest, its .ots and the model directory, naming changed files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lp-verify-model-'));
+    try {
+      const model = join(dir, 'tiny');
+      mkdirSync(model);
+      writeFileSync(join(model, 'weights.bin'), 'weights');
+      writeFileSync(join(model, 'config.json'), '{}');
+      const bytes = serializeManifest(await hashModel(model));
+      const { ots, headers } = anchored(bytes);
+      const r = await verifyAny(bytes, { ots, headers, dir: model });
+      assert.equal(r.kind, 'manifest');
+      assert.equal(r.ok, true, formatReport(r));
+      assert.equal(r.facts.blockHeight, 3);
+      assert.ok(r.proved.some((s) => s.includes('every file in')));
+      writeFileSync(join(model, 'weights.bin'), 'weightz');
+      const changed = await verifyAny(bytes, { ots, headers, dir: model });
+      failed(changed, 'LP_MANIFEST_MODEL_CHANGED');
+      assert.match(changed.failures[0]!.message, /changed: weights\.bin/);
+      const edited = enc(new TextDecoder().decode(bytes).replace('config.json', 'config.jsom'));
+      assert.equal((await verifyAny(edited, { ots, headers })).ok, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses unknown, truncated, oversized and hostile input with typed errors', async () => {
