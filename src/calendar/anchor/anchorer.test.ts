@@ -97,6 +97,22 @@ describe('Anchorer', () => {
     await s.store.close();
   });
 
+  it('runs overlapping ticks one after the other, so no block is applied twice', async () => {
+    const s = setup();
+    const a = s.anchorer();
+    await a.tick();
+    s.chain.fund(SCRIPT, 100_000n);
+    await s.addRounds(2);
+    s.chain.mine(3, false);
+    // The timer's pass and a caller's pass at once: before, both applied the same new blocks.
+    const errors = await Promise.all(
+      [a.tick(), a.tick(), a.tick()].map((t) => t.then(async () => (await a.status()).lastError?.message)),
+    );
+    assert.deepEqual(errors, [undefined, undefined, undefined]);
+    assert.equal((await a.status()).height, 9);
+    await s.store.close();
+  });
+
   it('anchors, replaces with more rounds and a higher fee, confirms and publishes proofs that replay to the merkle root', async () => {
     const s = setup();
     const a = s.anchorer();

@@ -68,6 +68,7 @@ export class Anchorer implements ChainView {
   private resendAll = true;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private passes: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly o: AnchorerOptions) {
@@ -102,8 +103,18 @@ export class Anchorer implements ChainView {
     this.o.rpc.close();
   }
 
-  /** One pass: follow the chain, re-send, anchor. Errors are logged and kept for status, never thrown. */
-  async tick(): Promise<void> {
+  /**
+   * One pass: follow the chain, re-send, anchor. Errors are logged and kept for status, never thrown.
+   * Passes never overlap: a tick asked for while one runs (the timer's and a caller's) waits its turn,
+   * so two passes never apply the same block.
+   */
+  tick(): Promise<void> {
+    const next = this.passes.then(() => this.pass());
+    this.passes = next;
+    return next;
+  }
+
+  private async pass(): Promise<void> {
     try {
       const sync = await syncChain({
         store: this.o.store,
