@@ -78,7 +78,9 @@ export function detectKind(bytes: Uint8Array): { kind: VerifyKind; json?: unknow
     const named = typeof obj.type === 'string' ? `its type is '${obj.type.slice(0, 80)}'` : 'it has no type';
     throw unknownKind(`it is JSON, but ${named}`);
   }
-  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(trimmed)) return { kind: 'receipt', text: trimmed };
+  // One line ending at most, so a flipped bit in the file cannot hide in whitespace trim() would drop.
+  const receipt = /^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(\r?\n)?$/.exec(text);
+  if (receipt) return { kind: 'receipt', text: receipt[1]! };
   if (text.includes('\n\n\u2014 ')) return { kind: 'checkpoint', text };
   throw unknownKind('it is text, but not a receipt header value or a signed checkpoint note');
 }

@@ -194,7 +194,10 @@ describe('verifyAny: checkpoints, .ots files and bad input', () => {
       'LP_VERIFY_MALFORMED',
     );
     assert.equal(await code(enc(JSON.stringify({ header: 'x'.repeat(5000) }))), 'LP_RECEIPT_TOO_LARGE');
-    assert.equal(detectKind(enc(`${header}`)).kind, 'receipt');
+    assert.equal(detectKind(enc(`${header}\r\n`)).kind, 'receipt');
+    for (let i = 0; i < 8; i++) {
+      assert.notEqual(await code(enc(`${header}${String.fromCharCode(0x0a ^ (1 << i))}`)), 'ok');
+    }
   });
 });
 
