@@ -113,10 +113,14 @@ describe('log: lifecycle', () => {
     assert.match(log.origin, /^lightproof\.local\/log-\d+$/);
     await log.close();
     await assert.rejects(openLog(dir, { origin: 'other.example/log' }), code('LP_LOG_BAD_ORIGIN'));
-    for (const bad of ['', ' lead', 'a\nb', 'x'.repeat(256), 'tab\there']) {
+    for (const bad of ['', ' lead', 'a\nb', 'x'.repeat(256), 'tab\there', 'has space', 'a+b']) {
       await assert.rejects(openLog(freshDir(), { create: true, origin: bad }), code('LP_LOG_BAD_ORIGIN'));
     }
     await assert.rejects(openLog(freshDir()), code('LP_LOG_NOT_FOUND'));
+    const spaced = join(freshDir(), 'my log+1');
+    const named = await openLog(spaced, { create: true });
+    assert.equal(named.origin, 'lightproof.local/my-log-1', 'a directory name becomes a valid origin');
+    await named.close();
     const file = freshDir();
     writeFileSync(file, 'not a directory');
     await assert.rejects(openLog(file, { create: true }), code('LP_LOG_IO'));

@@ -26,16 +26,19 @@ export const LOCK = 'log.lock';
 const FORMAT = 'lightproof.log/v1';
 const MAX_META_BYTES = 4096;
 
-/** A checkpoint's origin line: printable ASCII, no leading or trailing space, at most 255 bytes. */
+/**
+ * A checkpoint's origin line, which is also the name of the log's signing key: printable ASCII with no
+ * space or '+' (signed-note key names allow neither), at most 255 bytes.
+ */
 export function checkOrigin(origin: unknown): string {
   if (
     typeof origin !== 'string' ||
     origin.length > 255 ||
-    !/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(origin)
+    !/^[\x21-\x2a\x2c-\x7e]+$/.test(origin)
   ) {
     throw new LightproofError(
       'LP_LOG_BAD_ORIGIN',
-      'a log origin is 1..255 printable ASCII characters without a line break, e.g. "lightproof.local/agent-log"',
+      'A log origin is 1..255 printable ASCII characters with no space or "+" (it also names the log\'s signing key); pass one such as "lightproof.local/agent-log".',
       { details: { origin: typeof origin === 'string' ? origin.slice(0, 300) : typeof origin } },
     );
   }
@@ -80,7 +83,9 @@ export function loadOrCreateMeta(
   const path = join(dir, META);
   if (!existsSync(path)) {
     if (!opts.create) throw notFound(dir);
-    const origin = checkOrigin(opts.origin ?? `lightproof.local/${basename(resolve(dir))}`);
+    // A directory name may hold characters an origin cannot; they become '-'.
+    const fallback = `lightproof.local/${basename(resolve(dir)).replace(/[^\x21-\x2a\x2c-\x7e]/g, '-')}`;
+    const origin = checkOrigin(opts.origin ?? fallback.slice(0, 255));
     const entries = join(dir, ENTRIES);
     if (existsSync(entries) && statSync(entries).size > ENTRIES_MAGIC.length) {
       throw corrupt(
