@@ -103,11 +103,16 @@ describe('lightproof verify', () => {
     assert.match(unknown.err, /LP_VERIFY_UNKNOWN_KIND/);
   });
 
-  it('prints help with an example for every kind', async () => {
-    const help = await cli(['--help']);
+  it('prints help with an example for every kind, and refuses a --key that is not a key', async () => {
+    const [help, badKey] = await Promise.all([
+      cli(['--help']),
+      cli([write('r.txt', header), '--key', 'not-a-key']),
+    ]);
     assert.equal(help.status, 0);
     for (const kind of ['receipt', 'log entry', 'checkpoint', 'manifest', '.ots']) {
       assert.match(help.out, new RegExp(kind));
     }
+    assert.equal(badKey.status, 2);
+    assert.match(badKey.err, /LP_VERIFY_BAD_KEY/);
   });
 });

@@ -132,17 +132,22 @@ Examples:
 
 /** A --key value is the key itself, or a file holding it (log.pub). */
 function readKey(cmd: Command, value: string): string {
-  if (/^[0-9a-fA-F]{64}$/.test(value)) return value.toLowerCase();
-  if (value.includes('+') && !existsSync(value)) return value;
-  const bytes = readIfPresent(value);
-  if (bytes === undefined || bytes.length > 4096) {
+  const bad = () =>
     usage(
       cmd,
       'LP_VERIFY_BAD_KEY',
       `--key '${value.slice(0, 80)}' is not a key (64 hex, or name+hash+base64) nor a small file holding one.`,
     );
-  }
-  return readKey(cmd, new TextDecoder().decode(bytes).trim());
+  const asKey = (text: string) =>
+    /^[0-9a-fA-F]{64}$/.test(text)
+      ? text.toLowerCase()
+      : /^[^\s+]+\+[0-9a-f]{8}\+\S+$/.test(text)
+        ? text
+        : undefined;
+  if (!existsSync(value)) return asKey(value) ?? bad();
+  const bytes = readIfPresent(value);
+  if (bytes === undefined || bytes.length > 4096) return bad();
+  return asKey(new TextDecoder().decode(bytes).trim()) ?? bad();
 }
 
 function readIfPresent(path: string): Uint8Array | undefined {
