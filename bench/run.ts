@@ -1,10 +1,11 @@
 /** Runs the benchmarks named on the command line (all when none): npm run bench -- payments */
+
+import { benchCheckpoint } from './checkpoint.js';
 import { benchEnergy } from './energy.js';
 import { benchGateway } from './gateway.js';
 import { benchPayments } from './lightning-payments.js';
-import { benchManifest } from './manifest.js';
 import { benchLog } from './log.js';
-import { benchCheckpoint } from './checkpoint.js';
+import { benchManifest } from './manifest.js';
 import { benchOtsStampAndCalendar, benchOtsVerify } from './ots.js';
 
 const suites: Record<string, () => Promise<void>> = {

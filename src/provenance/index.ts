@@ -1,4 +1,36 @@
+export {
+  type Checkpoint,
+  formatCheckpoint,
+  MAX_CHECKPOINT_BYTES,
+  openCheckpoint,
+  parseCheckpoint,
+} from './checkpoint.js';
+export {
+  CheckpointUpgrader,
+  type CheckpointUpgraderOptions,
+  type StampCheckpointResult,
+  stampCheckpoint,
+  type UpgradePassResult,
+  upgradeOne,
+} from './checkpoint-stamp.js';
+export {
+  CHECKPOINT_DIR,
+  type CheckpointSource,
+  checkpointPath,
+  LOG_KEY_FILE,
+  LOG_PUB_FILE,
+  type LogKey,
+  listCheckpoints,
+  loadOrCreateLogKey,
+  readCheckpoint,
+  readLogVerifier,
+  type StoredCheckpoint,
+  type WriteCheckpointOptions,
+  writeCheckpoint,
+} from './checkpoint-store.js';
 export { MAX_ENTRY_BYTES, type MerkleLog, type OpenLogOptions, openLog } from './log/index.js';
+export { type AuditProblem, type AuditReport, auditLog } from './log-audit.js';
+export { type LogProofBundle, type MakeLogProofOptions, makeLogProof } from './log-proof.js';
 export * from './manifest/index.js';
 export {
   consistencyProof,
@@ -11,6 +43,22 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
+export {
+  generateNoteKey,
+  isValidKeyName,
+  MAX_NOTE_BYTES,
+  MAX_NOTE_SIGNATURES,
+  type NoteSignature,
+  type NoteSigner,
+  type NoteVerifier,
+  noteKeyId,
+  noteSigner,
+  noteVerifier,
+  noteVerifierKey,
+  type OpenedNote,
+  openNote,
+  signNote,
+} from './note.js';
 export {
   BodyHasher,
   MAX_RECEIPT_HEADER_BYTES,
@@ -30,9 +78,3 @@ export {
   verifyReceipt,
 } from './receipt.js';
 export * from './verify/index.js';
-export { generateNoteKey, isValidKeyName, MAX_NOTE_BYTES, MAX_NOTE_SIGNATURES, type NoteSignature, type NoteSigner, type NoteVerifier, noteKeyId, noteSigner, noteVerifier, noteVerifierKey, type OpenedNote, openNote, signNote } from './note.js';
-export { type Checkpoint, formatCheckpoint, MAX_CHECKPOINT_BYTES, openCheckpoint, parseCheckpoint } from './checkpoint.js';
-export { CHECKPOINT_DIR, type CheckpointSource, checkpointPath, LOG_KEY_FILE, LOG_PUB_FILE, type LogKey, listCheckpoints, loadOrCreateLogKey, readCheckpoint, readLogVerifier, type StoredCheckpoint, type WriteCheckpointOptions, writeCheckpoint } from './checkpoint-store.js';
-export { CheckpointUpgrader, type CheckpointUpgraderOptions, type StampCheckpointResult, stampCheckpoint, type UpgradePassResult, upgradeOne } from './checkpoint-stamp.js';
-export { type LogProofBundle, type MakeLogProofOptions, makeLogProof } from './log-proof.js';
-export { type AuditProblem, type AuditReport, auditLog } from './log-audit.js';

@@ -31,11 +31,7 @@ const MAX_META_BYTES = 4096;
  * space or '+' (signed-note key names allow neither), at most 255 bytes.
  */
 export function checkOrigin(origin: unknown): string {
-  if (
-    typeof origin !== 'string' ||
-    origin.length > 255 ||
-    !/^[\x21-\x2a\x2c-\x7e]+$/.test(origin)
-  ) {
+  if (typeof origin !== 'string' || origin.length > 255 || !/^[\x21-\x2a\x2c-\x7e]+$/.test(origin)) {
     throw new LightproofError(
       'LP_LOG_BAD_ORIGIN',
       'A log origin is 1..255 printable ASCII characters with no space or "+" (it also names the log\'s signing key); pass one such as "lightproof.local/agent-log".',
