@@ -117,4 +117,27 @@ describe('gateway: receipt log configuration and failures', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps an existing log and its origin when the receipt key changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lp-receipt-log-'));
+    const open = (receiptKey: string, origin: string | null = null) =>
+      openReceiptLog({
+        config: { dir: null, origin, checkpointEverySeconds: 3600, calendars: [] },
+        dataDir: dir,
+        receiptKey,
+        log: pino({ level: 'silent' }),
+      });
+    try {
+      const first = await open('ab'.repeat(32));
+      await first.record('a.b');
+      await first.close();
+      const rotated = await open('cd'.repeat(32));
+      assert.equal(rotated.origin, first.origin, 'the log keeps the origin it was made with');
+      assert.equal(rotated.size(), 1);
+      await rotated.close();
+      await assert.rejects(open('cd'.repeat(32), 'example.com/other'), { code: 'LP_LOG_BAD_ORIGIN' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

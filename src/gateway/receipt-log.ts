@@ -4,6 +4,7 @@
  * the background. The order is: sign the receipt, append it durably, then answer; a log that fails
  * is reported and the response still goes out, because the client has paid and holds the receipt.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CalendarWhitelist, DEFAULT_WHITELIST } from '../ots/index.js';
@@ -43,8 +44,14 @@ export interface OpenReceiptLogOptions {
 
 export async function openReceiptLog(o: OpenReceiptLogOptions): Promise<ReceiptLog> {
   const dir = o.config.dir ?? join(o.dataDir, 'receipt-log');
-  const origin = o.config.origin ?? `lightproof.local/receipts-${o.receiptKey.slice(0, 16)}`;
-  const log: MerkleLog = await openLog(dir, { create: true, origin });
+  // The default origin names a new log only: an existing log keeps its own, even after the receipt key
+  // changes (a configured origin must still match, so a misconfigured path is caught).
+  const origin =
+    o.config.origin ??
+    (existsSync(join(dir, 'log.json'))
+      ? undefined
+      : `lightproof.local/receipts-${o.receiptKey.slice(0, 16)}`);
+  const log: MerkleLog = await openLog(dir, { create: true, ...(origin === undefined ? {} : { origin }) });
   for (const w of log.warnings) o.log.warn({ dir }, `receipt log repaired on open: ${w}`);
   const key = loadOrCreateLogKey(dir, log.origin);
   const calendars = o.config.calendars;
