@@ -1,16 +1,35 @@
 /**
  * C2SP signed notes (c2sp.org/signed-note, golang.org/x/mod/sumdb/note) with Ed25519 keys: a text
  * ending in a newline, a blank line, then one `— <key name> base64(key ID || signature)` line per
- * signature. Keys travel as `name+keyid+base64(0x01||public key)` (verifier) and
- * `PRIVATE+KEY+name+keyid+base64(0x01||seed)` (signer), the formats Go's sumdb and the transparency
- * tooling use, so a checkpoint signed here opens there and the other way round.
+ * signature. Key formats live in note-keys.ts, so a checkpoint signed here opens in Go's sumdb and
+ * the transparency tooling, and the other way round.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { LightproofError } from '../core/errors.js';
+import {
+  checkName,
+  concat,
+  firstBadChar,
+  fromBase64,
+  hex8,
+  isValidKeyName,
+  type NoteSigner,
+  type NoteVerifier,
+  noteError,
+  toBase64,
+} from './note-keys.js';
 
-/** The signature type byte c2sp.org/signed-note assigns to Ed25519. */
-const ALG_ED25519 = 0x01;
+export {
+  fromBase64,
+  generateNoteKey,
+  isValidKeyName,
+  type NoteSigner,
+  type NoteVerifier,
+  noteKeyId,
+  noteSigner,
+  noteVerifier,
+  noteVerifierKey,
+  toBase64,
+} from './note-keys.js';
+
 /** Go's sumdb refuses more; the spec asks verifiers to accept at least 16. */
 export const MAX_NOTE_SIGNATURES = 100;
 /** Far above any checkpoint (a few hundred bytes) yet small enough to refuse junk before parsing it. */
@@ -20,21 +39,6 @@ const SIG_PREFIX = '\u2014 ';
 const utf8 = new TextEncoder();
 /** fatal: an invalid byte is refused; ignoreBOM: a leading U+FEFF stays part of the signed text. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-export interface NoteSigner {
-  readonly name: string;
-  readonly keyId: number;
-  /** The matching verifier key, `name+keyid+base64`. */
-  readonly verifierKey: string;
-  sign(message: Uint8Array): Uint8Array;
-}
-
-export interface NoteVerifier {
-  readonly name: string;
-  readonly keyId: number;
-  readonly verifierKey: string;
-  verify(message: Uint8Array, signature: Uint8Array): boolean;
-}
 
 export interface NoteSignature {
   readonly name: string;
@@ -50,155 +54,6 @@ export interface OpenedNote {
   readonly verifiedBy: string[];
   /** Signatures from keys the caller did not name; ignored, as the spec requires. */
   readonly unverified: NoteSignature[];
-}
-
-function noteError(code: string, message: string, details?: Record<string, unknown>): LightproofError {
-  return new LightproofError(code, message, details ? { details } : {});
-}
-
-/** Key names are non-empty and hold no Unicode space and no '+' (the key-string separator). */
-export function isValidKeyName(name: string): boolean {
-  return name.length > 0 && !/[\p{White_Space}+]/u.test(name) && firstBadChar(name, false) < 0;
-}
-
-function checkName(name: string, what: string): void {
-  if (!isValidKeyName(name)) {
-    throw noteError(
-      'LP_NOTE_BAD_NAME',
-      `${what} '${printable(name)}' is not a valid key name; use a non-empty name without spaces, '+' or control characters, such as example.com/log.`,
-    );
-  }
-}
-
-/** keyId = first four bytes (big-endian) of SHA-256(name || 0x0A || 0x01 || public key). */
-export function noteKeyId(name: string, publicKey: Uint8Array): number {
-  return keyIdOf(name, prefixed(publicKey));
-}
-
-const hex8 = (id: number) => id.toString(16).padStart(8, '0');
-
-export function noteVerifierKey(name: string, publicKey: Uint8Array): string {
-  checkName(name, 'The key name');
-  if (publicKey.length !== 32) {
-    throw noteError(
-      'LP_NOTE_BAD_KEY',
-      `An Ed25519 public key is 32 bytes, not ${publicKey.length}; pass the raw key.`,
-    );
-  }
-  return `${name}+${hex8(noteKeyId(name, publicKey))}+${toBase64(prefixed(publicKey))}`;
-}
-
-export function generateNoteKey(name: string): { signerKey: string; verifierKey: string } {
-  checkName(name, 'The key name');
-  const seed = ed25519.utils.randomSecretKey();
-  const verifierKey = noteVerifierKey(name, ed25519.getPublicKey(seed));
-  const id = verifierKey.split('+')[1]!;
-  return { signerKey: `PRIVATE+KEY+${name}+${id}+${toBase64(prefixed(seed))}`, verifierKey };
-}
-
-export function noteSigner(signerKey: string): NoteSigner {
-  const bad = (why: string) =>
-    noteError(
-      'LP_NOTE_BAD_KEY',
-      `The signer key is not a signed-note Ed25519 private key (${why}); expected PRIVATE+KEY+<name>+<8 hex>+<base64>.`,
-    );
-  if (typeof signerKey !== 'string' || signerKey.length > 1024) throw bad('not a short string');
-  const parts = chop(signerKey, 4);
-  if (parts?.[0] !== 'PRIVATE' || parts[1] !== 'KEY') throw bad('it does not start PRIVATE+KEY+');
-  const [, , name, id, b64] = parts as [string, string, string, string, string];
-  const key = decodeKeyFields(name, id, b64, bad);
-  if (key.length !== 33 || key[0] !== ALG_ED25519) throw bad('not a 32-byte Ed25519 seed with type 0x01');
-  const seed = key.slice(1);
-  const publicKey = ed25519.getPublicKey(seed);
-  if (noteKeyId(name, publicKey) !== Number.parseInt(id, 16)) throw bad('its key ID does not match the key');
-  return new Ed25519Signer(name, seed, publicKey);
-}
-
-/** Holds the seed in a private field, so neither logging nor JSON.stringify can show it. */
-class Ed25519Signer implements NoteSigner {
-  readonly #seed: Uint8Array;
-  readonly keyId: number;
-  readonly verifierKey: string;
-
-  constructor(
-    readonly name: string,
-    seed: Uint8Array,
-    publicKey: Uint8Array,
-  ) {
-    this.#seed = seed;
-    this.keyId = noteKeyId(name, publicKey);
-    this.verifierKey = noteVerifierKey(name, publicKey);
-  }
-
-  sign(message: Uint8Array): Uint8Array {
-    return ed25519.sign(message, this.#seed);
-  }
-}
-
-export function noteVerifier(verifierKey: string): NoteVerifier {
-  const bad = (why: string) =>
-    noteError(
-      'LP_NOTE_BAD_KEY',
-      `'${printable(String(verifierKey))}' is not a signed-note Ed25519 verifier key (${why}); expected <name>+<8 hex>+<base64>, e.g. the contents of log.pub.`,
-    );
-  if (typeof verifierKey !== 'string' || verifierKey.length > 1024) throw bad('not a short string');
-  const parts = chop(verifierKey.trim(), 2);
-  if (!parts) throw bad('it needs three +-separated fields');
-  const [name, id, b64] = parts as [string, string, string];
-  const key = decodeKeyFields(name, id, b64, bad);
-  if (keyIdOf(name, key) !== Number.parseInt(id, 16)) throw bad('its key ID does not match the key');
-  if (key[0] !== ALG_ED25519) {
-    throw bad(`signature type 0x${key[0]!.toString(16).padStart(2, '0')} is not Ed25519 (0x01)`);
-  }
-  if (key.length !== 33) throw bad('an Ed25519 key is 32 bytes');
-  const publicKey = key.slice(1);
-  const keyId = Number.parseInt(id, 16);
-  const canonical = `${name}+${hex8(keyId)}+${b64}`;
-  return {
-    name,
-    keyId,
-    verifierKey: canonical,
-    // RFC 8032's strict rules (no ZIP-215 leniency), as Go's crypto/ed25519 applies them.
-    verify: (message, signature) =>
-      signature.length === 64 && ed25519.verify(signature, message, publicKey, { zip215: false }),
-  };
-}
-
-/** The key ID over the key bytes as the key string holds them, type byte first (Go's keyHash). */
-function keyIdOf(name: string, key: Uint8Array): number {
-  const n = utf8.encode(name);
-  const buf = new Uint8Array(n.length + 1 + key.length);
-  buf.set(n, 0);
-  buf[n.length] = 0x0a;
-  buf.set(key, n.length + 1);
-  return new DataView(sha256(buf).buffer).getUint32(0);
-}
-
-function decodeKeyFields(
-  name: string,
-  id: string,
-  b64: string,
-  bad: (why: string) => LightproofError,
-): Uint8Array {
-  if (!isValidKeyName(name)) throw bad('the name is empty or holds a space, + or control character');
-  if (!/^[0-9a-fA-F]{8}$/.test(id)) throw bad('the key ID is not 8 hex digits');
-  const key = fromBase64(b64);
-  if (!key || key.length === 0) throw bad('the key is not standard base64');
-  return key;
-}
-
-/** Splits at the first `count` '+' signs; the last field (base64) may itself hold '+'. */
-function chop(s: string, count: number): string[] | undefined {
-  const out: string[] = [];
-  let rest = s;
-  for (let i = 0; i < count; i++) {
-    const at = rest.indexOf('+');
-    if (at < 0) return undefined;
-    out.push(rest.slice(0, at));
-    rest = rest.slice(at + 1);
-  }
-  out.push(rest);
-  return out;
 }
 
 /** Signs `text` (which must end in a newline) with each signer, in order. */
@@ -363,49 +218,4 @@ function checkNoteChars(s: string): void {
       { line },
     );
   }
-}
-
-/** Index of the first character below U+0020 (a newline only if not allowed) or lone surrogate; -1 if none. */
-function firstBadChar(s: string, newlineAllowed: boolean): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20) {
-      if (c === 0x0a && newlineAllowed) continue;
-      return i;
-    }
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return i;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return i;
-  }
-  return -1;
-}
-
-function printable(s: string): string {
-  let out = '';
-  for (const ch of s.slice(0, 80)) out += ch.charCodeAt(0) < 0x20 || ch === '\u007f' ? '?' : ch;
-  return out;
-}
-
-function prefixed(key: Uint8Array): Uint8Array {
-  return concat(Uint8Array.of(ALG_ED25519), key);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-}
-
-/** Standard base64 with padding, canonical only: Buffer's decoder would accept almost anything. */
-export function fromBase64(s: string): Uint8Array | undefined {
-  if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
-  const bytes = new Uint8Array(Buffer.from(s, 'base64'));
-  return toBase64(bytes) === s ? bytes : undefined;
 }
