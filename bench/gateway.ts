@@ -72,11 +72,15 @@ export async function benchGateway(): Promise<void> {
     const carol = network.nodes.carol;
     const upstream = await startChild(dir, 'upstream', 'bench/upstream.ts', []);
     stops.push(upstream.stop);
-    const gateway = async (name: string, receipts: boolean): Promise<Child> => {
+    /** off: no receipts; signed: receipts without the receipt log; logged: the default, each receipt logged. */
+    const gateway = async (name: string, receipts: 'off' | 'signed' | 'logged'): Promise<Child> => {
       const config = {
         listen: '127.0.0.1:0',
         logRequests: LOG_REQUESTS,
-        receipts: { enabled: receipts },
+        receipts:
+          receipts === 'off'
+            ? { enabled: false }
+            : { enabled: true, log: receipts === 'signed' ? false : { calendars: [] } },
         lightning: {
           kind: 'lnd',
           restUrl: carol.restUrl,
@@ -95,8 +99,9 @@ export async function benchGateway(): Promise<void> {
       stops.push(child.stop);
       return child;
     };
-    const withReceipts = await gateway('lightproof-receipts', true);
-    const noReceipts = await gateway('lightproof-no-receipts', false);
+    const withReceipts = await gateway('lightproof-receipts', 'logged');
+    const unlogged = await gateway('lightproof-receipts-unlogged', 'signed');
+    const noReceipts = await gateway('lightproof-no-receipts', 'off');
     const aperture = await startAperture({
       dir: join(dir, 'aperture'),
       lnd: carol,
@@ -112,8 +117,9 @@ export async function benchGateway(): Promise<void> {
     });
     stops.push(aperture.stop);
 
-    const [withReceiptsAuth, noReceiptsAuth, apertureAuth] = await buyTokens(network, [
+    const [withReceiptsAuth, unloggedAuth, noReceiptsAuth, apertureAuth] = await buyTokens(network, [
       withReceipts.url,
+      unlogged.url,
       noReceipts.url,
       aperture.url,
     ]);
@@ -121,10 +127,16 @@ export async function benchGateway(): Promise<void> {
       // The upstream ignores the credential; it is sent so every target gets the same request.
       { name: 'direct to upstream', url: upstream.url, authorization: withReceiptsAuth!, proxyPid: null },
       {
-        name: 'Lightproof, receipts on',
+        name: 'Lightproof, receipts on + logged',
         url: withReceipts.url,
         authorization: withReceiptsAuth!,
         proxyPid: withReceipts.pid,
+      },
+      {
+        name: 'Lightproof, receipts, no log',
+        url: unlogged.url,
+        authorization: unloggedAuth!,
+        proxyPid: unlogged.pid,
       },
       {
         name: 'Lightproof, receipts off',
@@ -145,7 +157,9 @@ export async function benchGateway(): Promise<void> {
     const apertureLog = logSize(aperture.logPath);
 
     printReport(targets, runs, { wrkVersion, loadBefore, profileDir });
-    const served = runs.get(targets[3]!)!.reduce((n, r) => n + r.requests, 0);
+    const served = runs
+      .get(targets.find((t) => t.name.startsWith('Aperture'))!)!
+      .reduce((n, r) => n + r.requests, 0);
     console.log(
       `Aperture (debuglevel info) logged ${apertureLog.lines - apertureLogBefore.lines} lines (${((apertureLog.bytes - apertureLogBefore.bytes) / 1024).toFixed(0)} KiB, to a file) ` +
         `for the ${served} requests of its measured runs, e.g.: ${apertureLog.last.trim()}`,
