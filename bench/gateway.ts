@@ -367,7 +367,7 @@ function printReport(
   const ms = (x: number) => x.toFixed(2).padStart(8);
   const cpu = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(0)}%`).padStart(6);
   console.log(
-    `\n${'target'.padEnd(26)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'+p50 ms'.padStart(8)} ${'+p99 ms'.padStart(8)}  ${'proxy'.padStart(6)} ${'upstr'.padStart(6)} ${'machine'.padStart(7)}  req/s of each run`,
+    `\n${'target'.padEnd(32)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'+p50 ms'.padStart(8)} ${'+p99 ms'.padStart(8)}  ${'proxy'.padStart(6)} ${'upstr'.padStart(6)} ${'machine'.padStart(7)}  req/s of each run`,
   );
   for (const t of targets) {
     const all = runs.get(t)!;
@@ -377,14 +377,15 @@ function printReport(
         ? ['-'.padStart(8), '-'.padStart(8)]
         : [ms(m.p50Ms - direct.p50Ms), ms(m.p99Ms - direct.p99Ms)];
     console.log(
-      `${t.name.padEnd(26)} ${m.rps.toFixed(0).padStart(9)} ${ms(m.p50Ms)} ${ms(m.p99Ms)} ${added.join(' ')}  ${cpu(m.proxyCores)} ${cpu(m.upstreamCores)} ${`${(m.machineBusy * 100).toFixed(0)}%`.padStart(7)}  ${all.map((r) => r.rps.toFixed(0)).join(', ')}`,
+      `${t.name.padEnd(32)} ${m.rps.toFixed(0).padStart(9)} ${ms(m.p50Ms)} ${ms(m.p99Ms)} ${added.join(' ')}  ${cpu(m.proxyCores)} ${cpu(m.upstreamCores)} ${`${(m.machineBusy * 100).toFixed(0)}%`.padStart(7)}  ${all.map((r) => r.rps.toFixed(0)).join(', ')}`,
     );
   }
   console.log(
     '(+p50/+p99: proxy minus direct; proxy/upstr: CPU of that process, 100% = one core; machine: all cores busy)',
   );
-  const aperture = medianRun(runs.get(targets[3]!)!);
-  for (const t of targets.slice(1, 3)) {
+  const apertureTarget = targets.find((t) => t.name.startsWith('Aperture'))!;
+  const aperture = medianRun(runs.get(apertureTarget)!);
+  for (const t of targets.filter((x) => x.proxyPid !== null && x !== apertureTarget)) {
     const m = medianRun(runs.get(t)!);
     const tput = m.rps / aperture.rps;
     const p99 = m.p99Ms / aperture.p99Ms;
