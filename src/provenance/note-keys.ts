@@ -13,6 +13,7 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { LightproofError } from '../core/errors.js';
 
@@ -143,16 +144,12 @@ export function noteVerifier(verifierKey: string): NoteVerifier {
     throw bad(`the key type byte 0x${key[0]!.toString(16).padStart(2, '0')} is not Ed25519 (0x01)`);
   }
   if (key.length !== 33) throw bad('the key is not 32 bytes');
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({
-      key: Buffer.concat([SPKI_PREFIX, key.subarray(1)]),
-      format: 'der',
-      type: 'spki',
-    });
-  } catch {
-    throw bad('the key is not an Ed25519 public key');
-  }
+  checkPoint(key.subarray(1), bad);
+  const publicKey = createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, key.subarray(1)]),
+    format: 'der',
+    type: 'spki',
+  });
   return {
     name,
     keyId,
@@ -162,6 +159,20 @@ export function noteVerifier(verifierKey: string): NoteVerifier {
     verify: (message, signature) =>
       signature.length === 64 && cryptoVerify(null, message, publicKey, signature),
   };
+}
+
+/**
+ * RFC 8032's point rules, checked once per key rather than per signature: OpenSSL would take a
+ * non-canonical encoding, and a small-order key verifies signatures anyone can make.
+ */
+function checkPoint(publicKey: Uint8Array, bad: (why: string) => LightproofError): void {
+  let point: InstanceType<typeof ed25519.Point>;
+  try {
+    point = ed25519.Point.fromBytes(publicKey, false);
+  } catch {
+    throw bad('the key is not a canonically encoded Ed25519 point');
+  }
+  if (point.isSmallOrder()) throw bad('the key is a small-order point, which would verify forged signatures');
 }
 
 function privateKeyOf(seed: Uint8Array): KeyObject {

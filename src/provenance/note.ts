@@ -1,8 +1,8 @@
 /**
  * C2SP signed notes (c2sp.org/signed-note, golang.org/x/mod/sumdb/note) with Ed25519 keys: a text
  * ending in a newline, a blank line, then one `— <key name> base64(key ID || signature)` line per
- * signature. Key formats live in note-keys.ts, so a checkpoint signed here opens in Go's sumdb and
- * the transparency tooling, and the other way round.
+ * signature. The key formats (note-keys.ts) are Go sumdb's, so a checkpoint signed here opens in the
+ * transparency tooling, and the other way round.
  */
 import {
   checkName,

@@ -2,10 +2,10 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { HeaderSource } from '../../bitcoin/index.js';
 import { parseCheckpoint } from '../checkpoint.js';
-import { openNote } from '../note.js';
+import { noteVerifier, openNote } from '../note.js';
 import { checkAnchor } from './anchor.js';
 import { type ProvenanceReport, ReportBuilder } from './report.js';
-import { canonicalVerifiers, noteKeys } from './shared.js';
+import { noteKeys } from './shared.js';
 
 export interface VerifyCheckpointOptions {
   headers?: HeaderSource;
@@ -30,7 +30,9 @@ export async function verifyCheckpointNote(
     );
     return b.done();
   }
-  const verifiers = await b.check(trusted.length > 0 ? '--key' : 'log.pub', () => canonicalVerifiers(keys));
+  const verifiers = await b.check(trusted.length > 0 ? '--key' : 'log.pub', () =>
+    keys.map((k) => noteVerifier(k)),
+  );
   if (!verifiers) return b.done();
   const opened = await b.check('the checkpoint signature', () => openNote(note, verifiers));
   if (!opened) return b.done();

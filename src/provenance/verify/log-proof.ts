@@ -10,12 +10,12 @@ import type { HeaderSource } from '../../bitcoin/index.js';
 import { parseCheckpoint } from '../checkpoint.js';
 import { LOG_PROOF_TYPE } from '../log-proof.js';
 import { leafHash, verifyInclusion } from '../merkle.js';
-import { openNote } from '../note.js';
+import { noteVerifier, openNote } from '../note.js';
 import { checkAnchorHeaders, openAnchor } from './anchor.js';
 import { readEntry } from './entries.js';
 import { checkReceipt, RECEIPT_KEY } from './receipt.js';
 import { type ProvenanceReport, ReportBuilder } from './report.js';
-import { canonicalVerifiers, describeIssues, noteKeys } from './shared.js';
+import { describeIssues, noteKeys } from './shared.js';
 
 const strictBase64 = z.string().transform((s, ctx) => {
   try {
@@ -101,7 +101,7 @@ export async function verifyLogProof(
   if (b.failures.length > 0) return b.done();
   const trusted = noteKeys(opts.trustedKeys ?? []);
   const verifiers = await b.check(trusted.length > 0 ? '--key' : 'verifierKey', () =>
-    canonicalVerifiers(trusted.length > 0 ? trusted : [p.verifierKey]),
+    (trusted.length > 0 ? trusted : [p.verifierKey]).map((k) => noteVerifier(k)),
   );
   if (!verifiers) return b.done();
   if (trusted.length > 0 && !trusted.includes(p.verifierKey)) {
