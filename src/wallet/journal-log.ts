@@ -10,7 +10,8 @@
  * commit: with 9 copied, 11 visible and 10 missing, 11 waits. A missing seq is taken as never to come
  * (and the copy moves on) once it has been missing for the grace period, counted from the `at` of the
  * first event above it or from when this copier first saw the gap, whichever is earlier; the first
- * lets short-lived processes, which each see a gap only briefly, still get past a burned seq. The log's
+ * lets short-lived processes, which each see a gap only briefly, still get past a burned seq (it takes
+ * the writers' clocks to agree with this one to well within the grace). The log's
  * last wallet event is therefore the whole copy state: every seq at or below it is in the log or was
  * given up, none above it is, so a restart neither copies an event twice nor skips one.
  */
