@@ -48,7 +48,8 @@ export interface MakeLogProofOptions {
 /**
  * Proves entry `index`. Without `size`, the checkpoint used is the largest one covering the entry
  * that is anchored in Bitcoin, else the largest stamped one, else the largest; if none covers the
- * entry, the log's current tree is signed (which needs the log's key).
+ * entry, the log's current tree is signed (which needs the log's key, and a log not opened
+ * read-only: LP_LOG_READ_ONLY otherwise).
  */
 export async function makeLogProof(
   log: MerkleLog,
@@ -122,6 +123,13 @@ function chooseCheckpoint(log: MerkleLog, index: number, size?: number): StoredC
 }
 
 async function signNow(log: MerkleLog, size: number): Promise<StoredCheckpoint> {
+  if (log.readOnly) {
+    throw new LightproofError(
+      'LP_LOG_READ_ONLY',
+      `No checkpoint of size ${size} is stored, and signing one needs the log opened for writing; sign it where the log is written, or prove against an existing checkpoint.`,
+      { status: 409, details: { size, checkpoints: listCheckpoints(log.dir) } },
+    );
+  }
   const { signer } = loadOrCreateLogKey(log.dir, log.origin);
   return writeCheckpoint(log, { signer, size });
 }

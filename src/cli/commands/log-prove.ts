@@ -5,16 +5,23 @@ import { isLightproofError, LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { checkCalendarUrl, DEFAULT_CALENDARS } from '../../ots/calendar-client.js';
 import { stampCheckpoint } from '../../provenance/checkpoint-stamp.js';
-import { loadOrCreateLogKey, writeCheckpoint } from '../../provenance/checkpoint-store.js';
+import { listCheckpoints, loadOrCreateLogKey, writeCheckpoint } from '../../provenance/checkpoint-store.js';
 import { type MerkleLog, openLog } from '../../provenance/log/index.js';
-import { makeLogProof } from '../../provenance/log-proof.js';
+import { type LogProofBundle, makeLogProof } from '../../provenance/log-proof.js';
 import { parseCount } from '../args.js';
 import { print } from '../context.js';
 import { asUsage, collect, seconds, usage, warn, writeNewFiles } from './ots-shared.js';
 
-/** Opens an existing log for one command and always closes it, so its lock never outlives the command. */
-export async function withLog<T>(dir: string, fn: (log: MerkleLog) => Promise<T> | T): Promise<T> {
-  const log = await openLog(dir).catch((err: unknown) => {
+/**
+ * Opens an existing log for one command and always closes it, so its lock never outlives the command.
+ * Commands that only read open it `readOnly`: no lock, so they work while a gateway or wallet writes it.
+ */
+export async function withLog<T>(
+  dir: string,
+  fn: (log: MerkleLog) => Promise<T> | T,
+  opts: { readOnly?: boolean } = {},
+): Promise<T> {
+  const log = await openLog(dir, opts).catch((err: unknown) => {
     if (!isLightproofError(err, 'LP_LOG_NOT_FOUND')) throw err;
     throw new LightproofError(
       err.code,
@@ -53,7 +60,7 @@ Example:
       const index = asUsage(cmd, () => parseCount(indexArg, 'INDEX', max));
       const size =
         opts.size === undefined ? undefined : asUsage(cmd, () => parseCount(opts.size!, '--size', max));
-      const bundle = await withLog(dir, (l) => makeLogProof(l, index, size === undefined ? {} : { size }));
+      const bundle = await prove(dir, index, size);
       const json = `${toJson(bundle)}\n`;
       if (opts.out === undefined) process.stdout.write(json);
       else {
@@ -63,6 +70,32 @@ Example:
         );
       }
     });
+}
+
+/**
+ * Proves from a read-only snapshot, so a running writer does not stand in the way; only when a
+ * checkpoint must be signed is the log opened for writing, which needs its lock.
+ */
+async function prove(dir: string, index: number, size: number | undefined): Promise<LogProofBundle> {
+  const opts = size === undefined ? {} : { size };
+  try {
+    return await withLog(dir, (l) => makeLogProof(l, index, opts), { readOnly: true });
+  } catch (err) {
+    if (!isLightproofError(err, 'LP_LOG_READ_ONLY')) throw err;
+  }
+  try {
+    return await withLog(dir, (l) => makeLogProof(l, index, opts));
+  } catch (err) {
+    if (!isLightproofError(err, 'LP_LOG_LOCKED')) throw err;
+    const sizes = listCheckpoints(dir).filter((s) => s > index);
+    const what =
+      size === undefined ? `No checkpoint covers entry ${index}` : `There is no checkpoint of size ${size}`;
+    throw new LightproofError(
+      'LP_LOG_LOCKED',
+      `${what}, and signing one needs the log, which is open for writing elsewhere (${err.message}). Sign a checkpoint where the log is written${sizes.length ? `, or pass --size with an existing checkpoint covering the entry: ${sizes.slice(-5).join(', ')}` : ''}.`,
+      { details: { ...err.details, index, checkpoints: sizes } },
+    );
+  }
 }
 
 interface CheckpointOptions {

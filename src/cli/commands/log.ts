@@ -181,7 +181,7 @@ Example:
         opts.to === undefined
           ? undefined
           : asUsage(cmd, () => parseCount(opts.to!, '--to', Number.MAX_SAFE_INTEGER));
-      await withLog(dir, (l) => show(l, from, to ?? l.size(), opts));
+      await withLog(dir, (l) => show(l, from, to ?? l.size(), opts), { readOnly: true });
     });
 }
 
@@ -252,10 +252,20 @@ Example:
   $ lightproof log verify ./agent-log`,
     )
     .action(async (dir: string, opts: { json?: boolean; quiet?: boolean }) => {
+      // Listed before the snapshot is read, so a checkpoint a running writer signs meanwhile is not
+      // mistaken for one of entries the log lost. If listing fails, the audit lists and reports it.
+      let checkpoints: number[] | undefined;
+      try {
+        checkpoints = listCheckpoints(dir);
+      } catch {
+        checkpoints = undefined;
+      }
       const bar = progressBar({ label: 'replaying', unit: 'items', quiet: opts.quiet });
-      const report = await withLog(dir, (l) => {
-        return auditLog(l, (done, total) => bar.update(done, total));
-      }).finally(() => bar.finish());
+      const report = await withLog(
+        dir,
+        (l) => auditLog(l, (done, total) => bar.update(done, total), checkpoints ? { checkpoints } : {}),
+        { readOnly: true },
+      ).finally(() => bar.finish());
       if (opts.json)
         print(
           toJson({

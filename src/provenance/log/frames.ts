@@ -56,18 +56,29 @@ export interface ScanResult {
 }
 
 const CHUNK = 8 << 20;
+/** A bad record is read again this many times, this far apart, when a writer may be running. */
+const REREADS = 5;
+const REREAD_PAUSE_MS = 20;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Reads every record from the magic to the end of the file, calling `onRecord` for each.
  * A bad record is a torn tail (never acknowledged, since appends resolve only after fdatasync)
- * when it runs past the end of the file, is the last record, or is followed only by zero bytes;
+ * when it runs past the end of the file, is the last record, or is followed only by zero bytes
+ * (the preallocated space, or the rest of a batch whose write stopped inside this record);
  * anywhere else it is corruption.
+ *
+ * With `writerMayRun` (a read-only open, no lock held) a writer may be copying a batch into the
+ * file while this reads it, and a read can see a later page of that batch before an earlier one.
+ * So a bad record is read again a few times, a few milliseconds apart, before it counts as
+ * corruption: the writer's copy into the page cache takes microseconds to milliseconds.
  */
 export function scanEntries(
   fd: number,
   fileSize: number,
   file: string,
-  onRecord: (index: number, offset: number, payload: Buffer) => void,
+  onRecord: (index: number, offset: number, payload: Buffer, crc: number) => void,
+  opts: { writerMayRun?: boolean } = {},
 ): ScanResult {
   const head = Buffer.alloc(ENTRIES_MAGIC.length);
   if (
@@ -102,6 +113,15 @@ export function scanEntries(
   };
   let pos = ENTRIES_MAGIC.length;
   let count = 0;
+  let rereads = 0;
+  /** Whether to read the record at `pos` again rather than call it corrupt (see above). */
+  const readAgain = (): boolean => {
+    if (!opts.writerMayRun || rereads >= REREADS) return false;
+    rereads++;
+    Atomics.wait(PAUSE, 0, 0, REREAD_PAUSE_MS);
+    bufLen = 0;
+    return true;
+  };
   while (pos < fileSize) {
     if (pos + HEADER_BYTES > fileSize) return { end: pos, count, torn: 'a record header cut short' };
     load(pos, HEADER_BYTES);
@@ -109,6 +129,7 @@ export function scanEntries(
     const recordEnd = pos + len + FRAME_OVERHEAD;
     if (len > MAX_ENTRY_BYTES) {
       if (zeroFrom(pos)) return { end: pos, count, torn: 'zero bytes after the last record' };
+      if (readAgain()) continue;
       throw corrupt(file, pos, `record length ${len} is more than the ${MAX_ENTRY_BYTES}-byte limit`);
     }
     if (recordEnd > fileSize) return { end: pos, count, torn: `a ${len}-byte record cut short` };
@@ -119,11 +140,13 @@ export function scanEntries(
       payload = parseFrame(frame, count, file, pos);
     } catch (err) {
       if (recordEnd === fileSize) return { end: pos, count, torn: 'the last record fails its crc32' };
-      if (zeroFrom(pos)) return { end: pos, count, torn: 'zero bytes after the last record' };
+      if (zeroFrom(recordEnd)) return { end: pos, count, torn: 'the last record is incomplete' };
+      if (readAgain()) continue;
       throw err;
     }
-    onRecord(count, pos, payload);
+    onRecord(count, pos, payload, frame.readUInt32LE(HEADER_BYTES + len));
     count++;
+    rereads = 0;
     pos = recordEnd;
   }
   return { end: pos, count };

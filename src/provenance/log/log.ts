@@ -29,6 +29,8 @@ import { corrupt, FRAME_OVERHEAD, MAX_ENTRY_BYTES, parseFrame, scanEntries, writ
 import { acquireLock } from './lock.js';
 import { checkOrigin, ENTRIES, ensureDir, INDEX, LOCK, loadOrCreateMeta } from './meta.js';
 import { consistencyPath, inclusionPath } from './proofs.js';
+import { checkIndex, checkSize, outOfRange } from './ranges.js';
+import { openReadOnly } from './snapshot.js';
 import { TreeFiles } from './tree.js';
 
 export interface OpenLogOptions {
@@ -36,6 +38,11 @@ export interface OpenLogOptions {
   create?: boolean;
   /** The checkpoint origin line, e.g. "lightproof.local/agent-log"; must match an existing log's. */
   origin?: string;
+  /**
+   * Read a snapshot without the writer's lock, beside a running writer: no file is created, written
+   * or cut, and appends fail with LP_LOG_READ_ONLY. The snapshot is the complete records at open.
+   */
+  readOnly?: boolean;
 }
 
 export interface MerkleLog {
@@ -43,6 +50,8 @@ export interface MerkleLog {
   readonly origin: string;
   /** What opening had to repair: a torn tail cut away, caches rebuilt. Empty after a clean close. */
   readonly warnings: readonly string[];
+  /** Opened with `readOnly`: a snapshot that cannot be appended to. */
+  readonly readOnly: boolean;
   size(): number;
   append(entry: Uint8Array): Promise<{ index: number; leafHash: Uint8Array }>;
   appendMany(entries: readonly Uint8Array[]): Promise<{ first: number; count: number }>;
@@ -77,6 +86,7 @@ interface Pending {
 
 export async function openLog(dir: string, opts: OpenLogOptions = {}): Promise<MerkleLog> {
   if (opts.origin !== undefined) checkOrigin(opts.origin);
+  if (opts.readOnly) return openReadOnly(dir, opts);
   ensureDir(dir, opts.create === true);
   const release = acquireLock(join(dir, LOCK));
   const opened: { close(): void }[] = [];
@@ -146,6 +156,7 @@ function recover(fd: number, tree: TreeFiles, index: CacheFile, created: boolean
 }
 
 class FileLog implements MerkleLog {
+  readonly readOnly = false;
   private count: number;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
@@ -181,7 +192,7 @@ class FileLog implements MerkleLog {
   }
 
   entry(index: number): Uint8Array {
-    this.checkIndex(index, this.count);
+    checkIndex(index, this.count);
     const offsets = this.index.read(index * 8, 8);
     const start = offsets.readUInt32LE(0) + offsets.readUInt32LE(4) * 2 ** 32;
     const stop = index + 1 < this.count ? this.offsetOf(index + 1) : this.end;
@@ -206,24 +217,24 @@ class FileLog implements MerkleLog {
   }
 
   leafHashAt(index: number): Uint8Array {
-    this.checkIndex(index, this.count);
+    checkIndex(index, this.count);
     return this.tree.node(0, index);
   }
 
   root(size: number = this.count): Uint8Array {
-    this.checkSize('size', size);
+    checkSize('size', size, this.count);
     return this.tree.root(size);
   }
 
   inclusionProof(index: number, size: number = this.count): Uint8Array[] {
-    this.checkSize('size', size);
-    this.checkIndex(index, size);
+    checkSize('size', size, this.count);
+    checkIndex(index, size);
     return inclusionPath((lo, hi) => this.tree.subtree(lo, hi), index, size);
   }
 
   consistencyProof(m: number, n: number = this.count): Uint8Array[] {
-    this.checkSize('n', n);
-    this.checkSize('m', m);
+    checkSize('n', n, this.count);
+    checkSize('m', m, this.count);
     if (m > n) throw outOfRange(`older size ${m} is more than newer size ${n}`, { m, n });
     return consistencyPath((lo, hi) => this.tree.subtree(lo, hi), m, n);
   }
@@ -257,18 +268,6 @@ class FileLog implements MerkleLog {
   private offsetOf(index: number): number {
     const b = this.index.read(index * 8, 8);
     return b.readUInt32LE(0) + b.readUInt32LE(4) * 2 ** 32;
-  }
-
-  private checkSize(what: string, size: number): void {
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.count) {
-      throw outOfRange(`${what} ${size} is not a tree size of this log (0..${this.count})`, { [what]: size });
-    }
-  }
-
-  private checkIndex(index: number, size: number): void {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-      throw outOfRange(`leaf index ${index} is not below the tree size ${size}`, { index, size });
-    }
   }
 
   /** Queues entries for the next batch; `done` shapes the result from the first index given. */
@@ -379,10 +378,6 @@ class FileLog implements MerkleLog {
       next += p.entries.length;
     }
   }
-}
-
-function outOfRange(message: string, details: Record<string, unknown>): LightproofError {
-  return new LightproofError('LP_LOG_INDEX_OUT_OF_RANGE', message, { status: 404, details });
 }
 
 function badEntry(message: string): LightproofError {

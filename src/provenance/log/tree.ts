@@ -25,6 +25,29 @@ export interface TreeState {
   frontier: (Uint8Array | undefined)[];
 }
 
+/**
+ * Hash of leaves [lo, hi), where lo is aligned to the largest power of two not above hi - lo,
+ * from the aligned blocks `node(k, j)` (leaves [j·2^K, (j+1)·2^K)) it splits into.
+ */
+export function subtreeOf(
+  node: (level: number, index: number) => Uint8Array,
+  lo: number,
+  hi: number,
+): Uint8Array {
+  if (hi === lo) return EMPTY_ROOT;
+  const blocks: Uint8Array[] = [];
+  let pos = lo;
+  for (let k = Math.floor(Math.log2(hi - lo)); pos < hi; k--) {
+    const width = 2 ** k;
+    if (hi - pos < width) continue;
+    blocks.push(node(k, pos / width));
+    pos += width;
+  }
+  let acc = blocks.pop()!;
+  while (blocks.length) acc = nodeHash(blocks.pop()!, acc);
+  return acc;
+}
+
 export class TreeFiles {
   private readonly files: CacheFile[] = [];
   private readonly pending: Uint8Array[][] = [];
@@ -98,20 +121,8 @@ export class TreeFiles {
     return longer;
   }
 
-  /** Hash of leaves [lo, hi), where lo is aligned to the largest power of two not above hi - lo. */
   subtree(lo: number, hi: number): Uint8Array {
-    if (hi === lo) return EMPTY_ROOT;
-    const blocks: Uint8Array[] = [];
-    let pos = lo;
-    for (let k = Math.floor(Math.log2(hi - lo)); pos < hi; k--) {
-      const width = 2 ** k;
-      if (hi - pos < width) continue;
-      blocks.push(this.node(k, pos / width));
-      pos += width;
-    }
-    let acc = blocks.pop()!;
-    while (blocks.length) acc = nodeHash(blocks.pop()!, acc);
-    return acc;
+    return subtreeOf((k, j) => this.node(k, j), lo, hi);
   }
 
   /** Root of the first `size` leaves; from the frontier when that is the current size. */
