@@ -92,10 +92,14 @@ async function prove(dir: string, index: number, size: number | undefined): Prom
       size === undefined ? `No checkpoint covers entry ${index}` : `There is no checkpoint of size ${size}`;
     throw new LightproofError(
       'LP_LOG_LOCKED',
-      `${what}, and signing one needs the log, which is open for writing elsewhere (${err.message}). Sign a checkpoint where the log is written${sizes.length ? `, or pass --size with an existing checkpoint covering the entry: ${sizes.slice(-5).join(', ')}` : ''}.`,
+      `${what}, and signing one needs the log's lock, which ${holder(err.details?.pid)} holds to write the log. Sign a checkpoint where the log is written${sizes.length ? `, or pass --size with an existing checkpoint covering the entry: ${sizes.slice(-5).join(', ')}` : ''}.`,
       { details: { ...err.details, index, checkpoints: sizes } },
     );
   }
+}
+
+function holder(pid: unknown): string {
+  return typeof pid === 'number' ? `process ${pid}` : 'another process';
 }
 
 interface CheckpointOptions {

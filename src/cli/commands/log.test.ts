@@ -168,6 +168,42 @@ describe('lightproof log', () => {
     assert.match(r.err, /checkpoint 1: /);
   });
 
+  test('show, prove --size and verify read the log while a writer holds it open', async () => {
+    const path = join(dir, 'busy');
+    const writer = await openLog(path, { create: true, origin: 'example.com/busy' });
+    try {
+      await writer.appendMany([Buffer.from('a'), Buffer.from('b')]);
+      const { signer } = loadOrCreateLogKey(path, writer.origin);
+      await writeCheckpoint(writer, { signer, size: 2 });
+      await writer.append(Buffer.from('c'));
+      assert.ok(existsSync(join(path, 'log.lock')));
+      const before = readFileSync(join(path, 'entries.dat'));
+
+      assert.match(ok(await cli(['log', 'show', path])).out, /^# example\.com\/busy: 3 entries, /);
+      assert.equal(JSON.parse(ok(await cli(['log', 'prove', path, '1', '--size', '2'])).out).treeSize, 2);
+      assert.equal(JSON.parse(ok(await cli(['log', 'prove', path, '0'])).out).treeSize, 2);
+      assert.match(ok(await cli(['log', 'verify', path])).out, /^OK: 3 entries re-hashed; 1 checkpoint /);
+
+      const signing = await cli(['log', 'prove', path, '2']);
+      fails(signing, 1, 'LP_LOG_LOCKED');
+      assert.match(
+        signing.err,
+        /lock, which process \d+ holds to write the log\. Sign a checkpoint where the log is written/,
+      );
+      const sized = await cli(['log', 'prove', path, '0', '--size', '3']);
+      fails(sized, 1, 'LP_LOG_LOCKED');
+      assert.match(
+        sized.err,
+        /There is no checkpoint of size 3.*--size with an existing checkpoint covering the entry: 2/,
+      );
+      fails(await cli(['log', 'append', path, 'd']), 1, 'LP_LOG_LOCKED');
+      assert.deepEqual(readFileSync(join(path, 'entries.dat')), before, 'readers wrote nothing');
+      assert.equal((await writer.append(Buffer.from('d'))).index, 3);
+    } finally {
+      await writer.close();
+    }
+  });
+
   test('bad input: typed errors, usage exits 2, nothing written', async () => {
     const log = join(dir, 'bad');
     fails(await cli(['log', 'show', join(dir, 'missing')]), 1, 'LP_LOG_NOT_FOUND');
