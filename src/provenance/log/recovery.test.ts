@@ -55,6 +55,14 @@ describe('log recovery: torn tails are cut', () => {
     ['a record cut short', (p: string) => truncateSync(p, statSync(p).size - 3)],
     ['zero bytes', (p: string) => appendFileSync(p, Buffer.alloc(4096))],
     [
+      'a last record whose write stopped part way, then preallocated zeros',
+      (p: string) => {
+        const b = readFileSync(p);
+        b.fill(0, offsetOf(19) + 14);
+        writeFileSync(p, Buffer.concat([b, Buffer.alloc(4096)]));
+      },
+    ],
+    [
       'a last record failing its crc',
       (p: string) => {
         const b = readFileSync(p);

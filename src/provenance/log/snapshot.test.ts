@@ -84,6 +84,10 @@ describe('read-only log: beside a writer in this process', () => {
     assert.equal(audit.ok, true, JSON.stringify(audit.problem));
     assert.equal(audit.checkpoints, 1);
 
+    const listed = [200];
+    await writeCheckpoint(writer, { signer, size: 350 });
+    assert.equal(auditLog(snap).problem?.code, 'LP_LOG_TRUNCATED', 'signed after the snapshot');
+    assert.equal(auditLog(snap, undefined, { checkpoints: listed }).ok, true);
     const later = await openLog(dir, { readOnly: true });
     assert.equal(later.size(), 350);
     verifyConsistency(300, 350, later.consistencyProof(300), snap.root(), later.root());
