@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -200,6 +201,16 @@ describe('read-only log: torn tails and corruption', () => {
     await assert.rejects(openLog(empty, { readOnly: true }), code('LP_LOG_CORRUPT'));
     rmSync(join(empty, 'entries.dat'));
     await assert.rejects(openLog(empty, { readOnly: true }), code('LP_LOG_CORRUPT'));
+    mkdirSync(join(empty, 'entries.dat'));
+    await assert.rejects(openLog(empty, { readOnly: true }), code('LP_LOG_CORRUPT'));
+    rmSync(join(empty, 'entries.dat'), { recursive: true });
+    // A FIFO in the file's place would block a plain open until someone wrote to it.
+    const made = await new Promise((resolve) =>
+      spawn('mkfifo', [join(empty, 'entries.dat')])
+        .on('error', () => resolve(false))
+        .on('close', (status) => resolve(status === 0)),
+    );
+    if (made) await assert.rejects(openLog(empty, { readOnly: true }), code('LP_LOG_CORRUPT'));
     writeFileSync(join(empty, 'log.json'), 'x'.repeat(10_000));
     await assert.rejects(openLog(empty, { readOnly: true }), code('LP_LOG_CORRUPT'));
   });

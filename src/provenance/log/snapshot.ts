@@ -9,7 +9,7 @@
  * entry. A proof needs at most one block below level 6 per level, rebuilt from its (at most 63)
  * entries, so roots and proofs stay O(log n) reads.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { LightproofError } from '../../core/errors.js';
 import { EMPTY_ROOT, HASH_BYTES, leafHash, nodeHash } from '../merkle.js';
@@ -35,18 +35,11 @@ export async function openReadOnly(dir: string, opts: OpenLogOptions): Promise<M
   if (opts.create) throw readOnlyError('cannot create a log');
   ensureDir(dir, false);
   const { origin } = loadOrCreateMeta(dir, opts.origin === undefined ? {} : { origin: opts.origin });
-  let fd: number;
+  let fd: number | undefined;
   try {
-    fd = openSync(join(dir, ENTRIES), 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(ENTRIES, 0, 'the file is missing');
-    throw new LightproofError('LP_LOG_IO', `cannot read the log in ${dir}: ${String(err)}`, {
-      status: 500,
-      details: { dir, code: (err as NodeJS.ErrnoException).code },
-      cause: err,
-    });
-  }
-  try {
+    // Non-blocking, so a FIFO put in the file's place cannot hang the open; it is then refused.
+    fd = openSync(join(dir, ENTRIES), constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) throw corrupt(ENTRIES, 0, 'it is not a regular file');
     const offsets = new Grow(Float64Array);
     const crcs = new Grow(Uint32Array);
     const tree = new MemoryTree();
@@ -64,8 +57,14 @@ export async function openReadOnly(dir: string, opts: OpenLogOptions): Promise<M
     offsets.push(scan.end);
     return new ReadOnlyLog(dir, origin, fd, offsets.done(), crcs.done(), tree);
   } catch (err) {
-    closeSync(fd);
-    throw err;
+    if (fd !== undefined) closeSync(fd);
+    if (err instanceof LightproofError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(ENTRIES, 0, 'the file is missing');
+    throw new LightproofError('LP_LOG_IO', `cannot read the log in ${dir}: ${String(err)}`, {
+      status: 500,
+      details: { dir, code: (err as NodeJS.ErrnoException).code },
+      cause: err,
+    });
   }
 }
 
