@@ -49,7 +49,9 @@ export function registerLogProve(log: Command): void {
       `
 Without --size the bundle uses the largest checkpoint covering the entry that is anchored in
 Bitcoin, else the largest stamped one, else the largest; if none covers it, the log's current tree
-is signed now. Anyone can check the bundle with \`lightproof verify FILE\`.
+is signed now. Anyone can check the bundle with \`lightproof verify FILE\`. Proving reads without the
+log's lock; only signing needs it, so while a gateway or wallet writes the log (LP_LOG_LOCKED) pass
+--size of an existing checkpoint, or sign where the log is written.
 
 Example:
   $ lightproof log prove ./agent-log 41 --out entry41.proof.json

@@ -167,6 +167,7 @@ function registerShow(log: Command): void {
       'after',
       `
 Each entry prints as: index, leaf hash, then the entry as a JSON string if it is text, or base64.
+It reads without the log's lock, so it works while a gateway or wallet writes the log.
 
 Example:
   $ lightproof log show ./agent-log
@@ -247,6 +248,8 @@ function registerVerify(log: Command): void {
       `
 Exits 0 when every entry and checkpoint checks out, 1 naming the first bad entry or checkpoint.
 Proofs (.ots) are counted, not checked against Bitcoin; use \`lightproof verify\` on a checkpoint for that.
+It reads a snapshot without the log's lock, so it runs while a gateway or wallet writes the log;
+a checkpoint signed after the snapshot was taken is left for the next run.
 
 Example:
   $ lightproof log verify ./agent-log`,
