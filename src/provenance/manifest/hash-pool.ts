@@ -16,7 +16,11 @@ export interface RangeTask {
   readonly end: number;
 }
 
-const READ_CHUNK = 1 << 20;
+/**
+ * Small enough that the bytes a read copies are still in the core's cache when SHA-256 reads them:
+ * on this project's 2-core EPYC, 64 KiB reads hash a cached file at 1.34 GB/s a core, 1 MiB reads at 0.95.
+ */
+const READ_CHUNK = 64 << 10;
 /** Workers report bytes this often, so a progress bar moves within a large shard. */
 const REPORT_EVERY = 16 << 20;
 
