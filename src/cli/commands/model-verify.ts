@@ -1,16 +1,7 @@
 /** `lightproof model verify`: a directory against its manifest, then the manifest's stamp against Bitcoin. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  type BitcoinNetwork,
-  bitcoinRpc,
-  esploraHeaderSource,
-  fileHeaderSource,
-  type HeaderSource,
-  isBitcoinNetwork,
-  rpcHeaderSource,
-} from '../../bitcoin/index.js';
 import { isLightproofError, LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { CalendarWhitelist, DEFAULT_WHITELIST } from '../../ots/calendar-client.js';
@@ -23,17 +14,12 @@ import {
   verifyModel,
 } from '../../provenance/index.js';
 import { progressBar } from '../progress.js';
+import { checkHeaderFlags, type HeaderFlags, headerOptions, headerSourceFromFlags } from './header-flags.js';
 import { asUsage, collect, readProof, seconds, usage } from './ots-shared.js';
 
-interface VerifyFlags {
+interface VerifyFlags extends HeaderFlags {
   manifest?: string;
   workers?: string;
-  bitcoinNode?: string;
-  rpcCert?: string;
-  rpcCookie?: string;
-  esplora?: string;
-  headers?: string;
-  network: string;
   upgrade: boolean;
   whitelist?: string[];
   timeout?: string;
@@ -42,20 +28,15 @@ interface VerifyFlags {
 }
 
 export function registerModelVerify(model: Command): void {
-  model
+  const verify = model
     .command('verify')
     .description(
       "Check a directory against its manifest, then the manifest's timestamp; exit 0 only if every file matches",
     )
     .argument('<dir>', 'the model directory')
     .option('--manifest <file>', 'the manifest (default DIR.manifest.json)')
-    .option('--workers <n>', 'hashing threads (default: every core)')
-    .option('--bitcoin-node <url>', 'check the .ots against headers from bitcoind or btcd JSON-RPC')
-    .option('--rpc-cert <pem>', "the node's TLS certificate for an https node")
-    .option('--rpc-cookie <file>', "bitcoind's .cookie file")
-    .option('--esplora <url>', 'check the .ots against headers from an Esplora API')
-    .option('--headers <file>', 'check the .ots against a file of 80-byte headers in hex, one per line')
-    .option('--network <name>', 'mainnet, testnet, testnet4, signet or regtest', 'mainnet')
+    .option('--workers <n>', 'hashing threads (default: every core)');
+  headerOptions(verify)
     .option('--no-upgrade', "do not ask calendars for a pending proof's Bitcoin attestation first")
     .option('--whitelist <pattern>', 'also trust calendars matching this URL pattern (repeatable)', collect)
     .option('--timeout <seconds>', 'per calendar or header request (default 10)')
@@ -74,15 +55,7 @@ Example:
   $ lightproof model verify ./llama-3-8b --manifest llama.manifest.json --headers headers.txt`,
     )
     .action(async (dir: string, flags: VerifyFlags, cmd: Command) => {
-      const sources = [flags.bitcoinNode, flags.esplora, flags.headers].filter((s) => s !== undefined);
-      if (sources.length > 1)
-        usage(
-          cmd,
-          'LP_OTS_NO_HEADER_SOURCE',
-          'Give at most one header source: --bitcoin-node, --esplora or --headers.',
-        );
-      if (!isBitcoinNetwork(flags.network))
-        usage(cmd, 'LP_BTC_BAD_NETWORK', `--network '${flags.network}' is not a Bitcoin network.`);
+      const hasSource = checkHeaderFlags(cmd, flags, false);
       const workers = flags.workers === undefined ? undefined : Number(flags.workers);
       if (workers !== undefined && !/^[1-9][0-9]{0,3}$/.test(flags.workers!))
         usage(cmd, 'LP_CLI_USAGE', `--workers '${flags.workers}' must be a whole number from 1 to 9999.`);
@@ -106,7 +79,7 @@ Example:
       let stampNote: string;
       if (!existsSync(proofPath))
         stampNote = `No timestamp: ${proofPath} does not exist (make one with \`lightproof model stamp\`).`;
-      else if (sources.length === 0)
+      else if (!hasSource)
         stampNote = `${proofPath} was not checked; give --headers, --esplora or --bitcoin-node to check it against Bitcoin.`;
       else {
         const proof = readProof(proofPath);
@@ -114,7 +87,7 @@ Example:
           await upgradeTimestamp(proof.timestamp, { whitelist, timeoutMs }).catch((err: unknown) => {
             if (!isLightproofError(err)) throw err;
           });
-        const source = await headerSource(flags, timeoutMs);
+        const source = await headerSourceFromFlags(flags, timeoutMs);
         try {
           stampReport = await verifyFile(
             proof,
@@ -128,19 +101,6 @@ Example:
       }
       printVerify(dir, path, files, stampReport, stampNote, flags.json ?? false);
     });
-}
-
-async function headerSource(flags: VerifyFlags, timeoutMs: number): Promise<HeaderSource> {
-  const network = flags.network as BitcoinNetwork;
-  if (flags.headers !== undefined) return fileHeaderSource(flags.headers, { network });
-  if (flags.esplora !== undefined) return esploraHeaderSource(flags.esplora, { network, timeoutMs });
-  const rpc = bitcoinRpc({
-    url: flags.bitcoinNode!,
-    timeoutMs,
-    ...(flags.rpcCert ? { tlsCert: readFileSync(flags.rpcCert) } : {}),
-    ...(flags.rpcCookie ? { cookieFile: flags.rpcCookie } : {}),
-  });
-  return rpcHeaderSource(rpc, { network });
 }
 
 const iso = (unix: number) => new Date(unix * 1000).toISOString().replace('.000Z', 'Z');

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { satToMsat } from '../../core/money.js';
 import { EmbeddedLightning, EmbeddedRestServer } from '../../lightning/index.js';

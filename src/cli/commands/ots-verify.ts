@@ -1,16 +1,6 @@
 /** `lightproof ots verify`: check a proof against Bitcoin block headers from a node, an Esplora API or a file. */
-import { readFileSync } from 'node:fs';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
-import {
-  type BitcoinNetwork,
-  bitcoinRpc,
-  esploraHeaderSource,
-  fileHeaderSource,
-  type HeaderSource,
-  isBitcoinNetwork,
-  rpcHeaderSource,
-} from '../../bitcoin/index.js';
 import { isLightproofError, LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import { CalendarWhitelist, DEFAULT_WHITELIST } from '../../ots/calendar-client.js';
@@ -18,17 +8,12 @@ import { hashFile } from '../../ots/hash-file.js';
 import { describeAttestation } from '../../ots/index.js';
 import { upgradeTimestamp } from '../../ots/upgrade.js';
 import { type VerifyReport, verifyFile } from '../../ots/verify.js';
+import { checkHeaderFlags, type HeaderFlags, headerOptions, headerSourceFromFlags } from './header-flags.js';
 import { asUsage, collect, readProof, seconds, usage, warn } from './ots-shared.js';
 
-interface VerifyCliOptions {
+interface VerifyCliOptions extends HeaderFlags {
   file?: string;
   digest?: string;
-  bitcoinNode?: string;
-  rpcCert?: string;
-  rpcCookie?: string;
-  esplora?: string;
-  headers?: string;
-  network: string;
   upgrade: boolean;
   whitelist?: string[];
   timeout?: string;
@@ -36,21 +21,13 @@ interface VerifyCliOptions {
 }
 
 export function registerVerify(ots: Command): void {
-  ots
+  const verify = ots
     .command('verify')
     .description('Check a proof against Bitcoin block headers; exit 0 only when an attestation verified')
     .argument('<proof>', 'the .ots file')
     .option('-f, --file <target>', 'the stamped file (default: the proof name without .ots)')
-    .option('-d, --digest <hex>', 'the stamped digest, instead of a file')
-    .option(
-      '--bitcoin-node <url>',
-      'headers from bitcoind or btcd JSON-RPC, e.g. http://user:pass@127.0.0.1:8332',
-    )
-    .option('--rpc-cert <pem>', "the node's TLS certificate (btcd's rpc.cert) for an https node")
-    .option('--rpc-cookie <file>', "bitcoind's .cookie file for RPC authentication")
-    .option('--esplora <url>', 'headers from an Esplora API, e.g. https://blockstream.info/api')
-    .option('--headers <file>', 'headers from a file: one 80-byte header in hex per line')
-    .option('--network <name>', 'mainnet, testnet, testnet4, signet or regtest', 'mainnet')
+    .option('-d, --digest <hex>', 'the stamped digest, instead of a file');
+  headerOptions(verify)
     .option('--no-upgrade', "do not ask calendars for a pending proof's Bitcoin attestation first")
     .option('--whitelist <pattern>', 'also trust calendars matching this URL pattern (repeatable)', collect)
     .option('--timeout <seconds>', 'per calendar or header request (default 10)')
@@ -71,20 +48,7 @@ Example:
     .action(async (proof: string, opts: VerifyCliOptions, cmd: Command) => {
       if (opts.file !== undefined && opts.digest !== undefined)
         usage(cmd, 'LP_CLI_USAGE', 'Give -f FILE or -d HEX, not both.');
-      const sources = [opts.bitcoinNode, opts.esplora, opts.headers].filter((s) => s !== undefined);
-      if (sources.length !== 1) {
-        usage(
-          cmd,
-          'LP_OTS_NO_HEADER_SOURCE',
-          'Give exactly one header source: --bitcoin-node URL, --esplora URL or --headers FILE.',
-        );
-      }
-      if (!isBitcoinNetwork(opts.network))
-        usage(
-          cmd,
-          'LP_BTC_BAD_NETWORK',
-          `--network '${opts.network}' is not mainnet, testnet, testnet4, signet or regtest.`,
-        );
+      checkHeaderFlags(cmd, opts, true);
       const target = opts.file ?? (opts.digest === undefined ? proof.replace(/\.ots$/, '') : undefined);
       if (target === proof)
         usage(
@@ -108,7 +72,7 @@ Example:
           if (!isLightproofError(err)) throw err;
         });
       }
-      const source = await headerSource(opts, opts.network, timeoutMs);
+      const source = await headerSourceFromFlags(opts, timeoutMs);
       let report: VerifyReport;
       try {
         report = await verifyFile(file, { digest }, source);
@@ -117,22 +81,6 @@ Example:
       }
       printVerify(report, opts.json ?? false);
     });
-}
-
-async function headerSource(
-  opts: VerifyCliOptions,
-  network: BitcoinNetwork,
-  timeoutMs: number,
-): Promise<HeaderSource> {
-  if (opts.headers !== undefined) return fileHeaderSource(opts.headers, { network });
-  if (opts.esplora !== undefined) return esploraHeaderSource(opts.esplora, { network, timeoutMs });
-  const rpc = bitcoinRpc({
-    url: opts.bitcoinNode!,
-    timeoutMs,
-    ...(opts.rpcCert ? { tlsCert: readFileSync(opts.rpcCert) } : {}),
-    ...(opts.rpcCookie ? { cookieFile: opts.rpcCookie } : {}),
-  });
-  return rpcHeaderSource(rpc, { network });
 }
 
 const iso = (unix: number) => new Date(unix * 1000).toISOString().replace('.000Z', 'Z');

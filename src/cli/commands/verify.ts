@@ -5,15 +5,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  type BitcoinNetwork,
-  bitcoinRpc,
-  esploraHeaderSource,
-  fileHeaderSource,
-  type HeaderSource,
-  isBitcoinNetwork,
-  rpcHeaderSource,
-} from '../../bitcoin/index.js';
 import { LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
 import {
@@ -23,15 +14,10 @@ import {
   type VerifyAnyOptions,
   verifyAny,
 } from '../../provenance/verify/index.js';
+import { checkHeaderFlags, type HeaderFlags, headerOptions, headerSourceFromFlags } from './header-flags.js';
 import { collect, seconds, usage } from './ots-shared.js';
 
-interface VerifyCliOptions {
-  headers?: string;
-  bitcoinNode?: string;
-  rpcCert?: string;
-  rpcCookie?: string;
-  esplora?: string;
-  network: string;
+interface VerifyCliOptions extends HeaderFlags {
   timeout?: string;
   key?: string[];
   dir?: string;
@@ -39,18 +25,13 @@ interface VerifyCliOptions {
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const verify = program
     .command('verify')
     .description(
       'Check a receipt, a log proof, a checkpoint, a manifest or an .ots file down to Bitcoin block headers',
     )
-    .argument('<file>', 'what to verify; its kind is read from its contents')
-    .option('--headers <file>', 'block headers from a file: one 80-byte header in hex per line')
-    .option('--bitcoin-node <url>', 'block headers from bitcoind or btcd JSON-RPC')
-    .option('--rpc-cert <pem>', "the node's TLS certificate (btcd's rpc.cert) for an https node")
-    .option('--rpc-cookie <file>', "bitcoind's .cookie file for RPC authentication")
-    .option('--esplora <url>', 'block headers from an Esplora API, e.g. https://blockstream.info/api')
-    .option('--network <name>', 'mainnet, testnet, testnet4, signet or regtest', 'mainnet')
+    .argument('<file>', 'what to verify; its kind is read from its contents');
+  headerOptions(verify)
     .option('--timeout <seconds>', 'per header request (default 10)')
     .option(
       '--key <key>',
@@ -80,21 +61,7 @@ Examples:
   $ lightproof verify report.pdf.ots --headers mainnet-headers.txt`,
     )
     .action(async (file: string, opts: VerifyCliOptions, cmd: Command) => {
-      const sources = [opts.bitcoinNode, opts.esplora, opts.headers].filter((s) => s !== undefined);
-      if (sources.length > 1) {
-        usage(
-          cmd,
-          'LP_OTS_NO_HEADER_SOURCE',
-          'Give at most one header source: --bitcoin-node URL, --esplora URL or --headers FILE.',
-        );
-      }
-      if (!isBitcoinNetwork(opts.network)) {
-        usage(
-          cmd,
-          'LP_BTC_BAD_NETWORK',
-          `--network '${opts.network}' is not mainnet, testnet, testnet4, signet or regtest.`,
-        );
-      }
+      const hasSource = checkHeaderFlags(cmd, opts, false);
       const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 10) * 1000;
       const keys = (opts.key ?? []).map((k) => readKey(cmd, k));
       const bytes = readInput(file);
@@ -115,7 +82,7 @@ Examples:
         const target = readIfPresent(targetName);
         if (target) Object.assign(input, { target, targetName });
       }
-      if (sources.length === 1) input.headers = await headerSource(opts, timeoutMs);
+      if (hasSource) input.headers = await headerSourceFromFlags(opts, timeoutMs);
       let report: Awaited<ReturnType<typeof verifyAny>>;
       try {
         report = await verifyAny(bytes, input);
@@ -175,17 +142,4 @@ function readInput(path: string): Uint8Array {
       (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
     throw new LightproofError('LP_VERIFY_UNREADABLE', `Cannot read ${path}: ${why}.`);
   }
-}
-
-async function headerSource(opts: VerifyCliOptions, timeoutMs: number): Promise<HeaderSource> {
-  const network = opts.network as BitcoinNetwork;
-  if (opts.headers !== undefined) return fileHeaderSource(opts.headers, { network });
-  if (opts.esplora !== undefined) return esploraHeaderSource(opts.esplora, { network, timeoutMs });
-  const rpc = bitcoinRpc({
-    url: opts.bitcoinNode!,
-    timeoutMs,
-    ...(opts.rpcCert ? { tlsCert: readFileSync(opts.rpcCert) } : {}),
-    ...(opts.rpcCookie ? { cookieFile: opts.rpcCookie } : {}),
-  });
-  return rpcHeaderSource(rpc, { network });
 }
