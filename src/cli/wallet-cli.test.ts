@@ -3,17 +3,17 @@
  * embedded node they share with the test (the kit's data directory is the CLI's --data-dir).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type Kit, spendMeter, startKit } from '../gateway/gateway.testkit.js';
+import { cli as lightproof } from './cli.testkit.js';
 
-const entry = fileURLToPath(new URL('./main.ts', import.meta.url));
 let kit: Kit;
+/** The CLI on the kit's data directory, the wallet the gateway's test node funds. */
+const cli = (...args: string[]) => lightproof(['--data-dir', kit.dir, ...args]);
 
 before(async () => {
   kit = await startKit({
@@ -22,20 +22,6 @@ before(async () => {
   spent = spendMeter(kit.agent);
 });
 after(() => kit.stop());
-
-/** Runs the CLI without blocking this process, whose event loop serves the gateway it talks to. */
-function cli(...args: string[]): Promise<{ status: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, '--data-dir', kit.dir, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
-}
 
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 

@@ -4,7 +4,6 @@
  * against the real mainnet headers in test/vectors/ots/; a lying proof fails and names the mismatch.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
@@ -12,6 +11,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { otsPeer } from '../../test/support/ots-peer.js';
 import { checkMainnetHeaders, HEADERS_FILE } from '../../test/vectors/ots/check-headers.js';
 import { fileHeaderSource } from '../bitcoin/index.js';
+import { run } from '../cli/cli.testkit.js';
 import {
   parseOts,
   readTimestamp,
@@ -161,27 +161,13 @@ for path in sys.argv[1:]:
 `;
 
 /** Each file read and written again by python-opentimestamps: path → hex. */
-function pythonReserialize(paths: string[]): Promise<Map<string, string>> {
-  const child = spawn(otsPeer().python, ['-c', RESERIALIZE, ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`python-opentimestamps failed (${code}): ${err}`));
-      resolve(
-        new Map(
-          out
-            .trim()
-            .split('\n')
-            .map((line) => line.split(' ') as [string, string]),
-        ),
-      );
-    }),
+async function pythonReserialize(paths: string[]): Promise<Map<string, string>> {
+  const { status, out, err } = await run(otsPeer().python, ['-c', RESERIALIZE, ...paths]);
+  if (status !== 0) throw new Error(`python-opentimestamps failed (${status}): ${err}`);
+  return new Map(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ') as [string, string]),
   );
 }

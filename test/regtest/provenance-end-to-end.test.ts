@@ -5,13 +5,11 @@
  * checks the bundle down to btcd's block headers and names the mined height; a tampered bundle fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { parseCalendarConfig, type RunningCalendar, startCalendar } from '../../src/calendar/index.js';
+import { cli, show } from '../../src/cli/cli.testkit.js';
 import { msat } from '../../src/core/money.js';
 import { parseOts } from '../../src/ots/index.js';
 import {
@@ -24,100 +22,24 @@ import {
   stampCheckpoint,
   writeCheckpoint,
 } from '../../src/provenance/index.js';
-import { type BitcoinChain, startBitcoinChain } from '../../src/regtest/index.js';
-
-const ENTRY = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The lightproof CLI as a child process (async: this process serves the calendar). */
-function lightproof(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-const show = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+import { type AnchoredCalendar, startAnchoredCalendar } from '../support/anchored-calendar.js';
 
 describe('provenance end to end: log → checkpoint → stamp → anchor → mine → upgrade → prove → verify', () => {
   let dir: string;
-  let chain: BitcoinChain;
-  let calendar: RunningCalendar;
+  let lp: AnchoredCalendar;
+  let calendar: AnchoredCalendar['calendar'];
   let nodeFlags: string[];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lp-provenance-e2e-'));
-    chain = await startBitcoinChain({ dir: join(dir, 'chain') });
-    const config = parseCalendarConfig(
-      {
-        listen: '127.0.0.1:0',
-        network: 'regtest',
-        intervalMs: 50,
-        minConfirmations: 1,
-        bitcoin: {
-          rpc: chain.rpc.url,
-          rpcUser: chain.rpc.user,
-          rpcPass: chain.rpc.pass,
-          rpcCert: chain.rpc.certPath,
-          anchorIntervalMs: 1,
-          pollMs: 100,
-        },
-      },
-      'the provenance end-to-end test',
-    );
-    calendar = await startCalendar({
-      config,
-      dataDir: join(dir, 'calendar'),
-      logger: pino({ level: 'warn' }, pino.destination(2)),
-    });
-    await chain.fund(calendar.address, 1_000_000n);
-    nodeFlags = [
-      '--bitcoin-node',
-      chain.rpc.url.replace('https://', `https://${chain.rpc.user}:${chain.rpc.pass}@`),
-      '--rpc-cert',
-      chain.rpc.certPath,
-      '--network',
-      'regtest',
-    ];
+    lp = await startAnchoredCalendar(dir, 'the provenance end-to-end test');
+    ({ calendar, nodeFlags } = lp);
   });
 
   after(async () => {
-    await calendar?.close();
-    await chain?.stop();
+    await lp?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-
-  /** Waits for the calendar's anchor transaction, mines it, and returns the block's height. */
-  async function anchorAndMine(): Promise<number> {
-    const anchorer = calendar.anchorer!;
-    for (let i = 0; i < 100; i++) {
-      await anchorer.tick();
-      if ((await anchorer.status()).pending) break;
-    }
-    const pending = (await anchorer.status()).pending;
-    assert.ok(pending, 'the calendar never broadcast an anchor transaction');
-    const [hash] = await chain.mine(1);
-    const header = (await chain.btcdRpc('getblockheader', [hash, true])) as { height: number };
-    for (let i = 0; i < 100; i++) {
-      await anchorer.tick();
-      if ((await anchorer.status()).lastAnchor?.txid === pending.txid) break;
-    }
-    assert.equal((await anchorer.status()).lastAnchor?.txid, pending.txid, 'the anchor never confirmed');
-    return header.height;
-  }
 
   it('proves a logged receipt existed no later than the mined block, and refuses a tampered bundle', async () => {
     const logDir = join(dir, 'agent-log');
@@ -142,11 +64,11 @@ describe('provenance end to end: log → checkpoint → stamp → anchor → min
     // Pending only: the bundle's anchor cannot verify yet, and verify must say so.
     const early = await makeLogProof(log, 1);
     writeFileSync(join(dir, 'early.proof.json'), JSON.stringify(early));
-    const notYet = await lightproof(['verify', join(dir, 'early.proof.json'), ...nodeFlags]);
-    assert.equal(notYet.code, 1, show(notYet));
-    assert.match(notYet.stderr, /LP_OTS_INCOMPLETE/);
+    const notYet = await cli(['verify', join(dir, 'early.proof.json'), ...nodeFlags]);
+    assert.equal(notYet.status, 1, show(notYet));
+    assert.match(notYet.err, /LP_OTS_INCOMPLETE/);
 
-    const height = await anchorAndMine();
+    const height = await lp.anchorAndMine();
     const upgrader = new CheckpointUpgrader({ dir: logDir, upgrade: { calendars: [calendar.url] } });
     const pass = await upgrader.runOnce();
     assert.deepEqual(pass.errors, []);
@@ -160,25 +82,25 @@ describe('provenance end to end: log → checkpoint → stamp → anchor → min
     const bundlePath = join(dir, 'entry-1.proof.json');
     writeFileSync(bundlePath, JSON.stringify(bundle, null, 2));
     const keys = ['--key', join(logDir, 'log.pub'), '--key', receiptSigner.publicKeyHex];
-    const ok = await lightproof(['verify', bundlePath, ...nodeFlags, ...keys]);
-    assert.equal(ok.code, 0, show(ok));
-    assert.match(ok.stdout, /entry 1 of log lightproof\.local\/e2e-log \(size 3\)/);
-    assert.match(ok.stdout, new RegExp(`existed no later than Bitcoin block ${height} \\(`));
-    assert.match(ok.stdout, new RegExp(`signed by receipt key ${receiptSigner.publicKeyHex}`));
-    assert.match(ok.stdout, /Not proved:/);
+    const ok = await cli(['verify', bundlePath, ...nodeFlags, ...keys]);
+    assert.equal(ok.status, 0, show(ok));
+    assert.match(ok.out, /entry 1 of log lightproof\.local\/e2e-log \(size 3\)/);
+    assert.match(ok.out, new RegExp(`existed no later than Bitcoin block ${height} \\(`));
+    assert.match(ok.out, new RegExp(`signed by receipt key ${receiptSigner.publicKeyHex}`));
+    assert.match(ok.out, /Not proved:/);
 
-    const json = await lightproof(['verify', bundlePath, ...nodeFlags, ...keys, '--json']);
-    assert.equal(json.code, 0, show(json));
-    assert.equal(JSON.parse(json.stdout).facts.blockHeight, height);
+    const json = await cli(['verify', bundlePath, ...nodeFlags, ...keys, '--json']);
+    assert.equal(json.status, 0, show(json));
+    assert.equal(JSON.parse(json.out).facts.blockHeight, height);
 
-    const note = await lightproof(['verify', cp.path, ...nodeFlags]);
-    assert.equal(note.code, 0, show(note));
-    assert.match(note.stdout, new RegExp(`Bitcoin block ${height} `));
+    const note = await cli(['verify', cp.path, ...nodeFlags]);
+    assert.equal(note.status, 0, show(note));
+    assert.match(note.out, new RegExp(`Bitcoin block ${height} `));
 
     const tampered = { ...bundle, entry: Buffer.from('{"decision":"sell"}').toString('base64') };
     writeFileSync(join(dir, 'tampered.proof.json'), JSON.stringify(tampered));
-    const bad = await lightproof(['verify', join(dir, 'tampered.proof.json'), ...nodeFlags, ...keys]);
-    assert.equal(bad.code, 1, show(bad));
-    assert.match(bad.stderr, /LP_LOG_PROOF_INVALID: .*inclusion: /);
+    const bad = await cli(['verify', join(dir, 'tampered.proof.json'), ...nodeFlags, ...keys]);
+    assert.equal(bad.status, 1, show(bad));
+    assert.match(bad.err, /LP_LOG_PROOF_INVALID: .*inclusion: /);
   });
 });

@@ -1,11 +1,9 @@
 /** `lightproof log init|append|show|checkpoint|prove|verify` as real child processes, against a fake calendar. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { bitcoinReply, type FakeCalendar, startFakeCalendar } from '../../ots/calendar.testkit.js';
 import { formatCheckpoint } from '../../provenance/checkpoint.js';
 import { upgradeOne } from '../../provenance/checkpoint-stamp.js';
@@ -13,9 +11,9 @@ import { loadOrCreateLogKey, writeCheckpoint } from '../../provenance/checkpoint
 import { openLog } from '../../provenance/log/index.js';
 import { leafHash, verifyInclusion } from '../../provenance/merkle.js';
 import { generateNoteKey, noteSigner, noteVerifier, openNote, signNote } from '../../provenance/note.js';
+import { cli, type Run } from '../cli.testkit.js';
 import { buildProgram } from '../program.js';
 
-const entry = fileURLToPath(new URL('../main.ts', import.meta.url));
 let dir: string;
 let cal: FakeCalendar;
 
@@ -27,27 +25,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
   await cal.close();
 });
-
-interface Run {
-  status: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs the CLI without blocking this process, whose event loop serves the calendar. */
-function cli(args: string[], stdin?: Uint8Array): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  child.stdin.end(stdin);
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
-}
 
 function ok(r: Run): Run {
   assert.equal(r.status, 0, r.err);

@@ -3,7 +3,6 @@
  * 127.0.0.1 and verifying against a regtest header chain made in the test.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -17,13 +16,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { hexLines, regtestChain, rootFor } from '../../bitcoin/headers/headers.testkit.js';
 import { bitcoinReply, type FakeCalendar, startFakeCalendar } from '../../ots/calendar.testkit.js';
 import { parseOts } from '../../ots/index.js';
 import { parseManifest } from '../../provenance/index.js';
+import { cli } from '../cli.testkit.js';
 
-const entry = fileURLToPath(new URL('../main.ts', import.meta.url));
 let dir: string;
 let cal: FakeCalendar;
 
@@ -35,19 +33,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
   await cal.close();
 });
-
-function cli(args: string[]): Promise<{ status: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
-}
 
 function model(name: string): string {
   const m = join(dir, name);

@@ -1,11 +1,9 @@
 /** `lightproof verify FILE` as a child process, on every kind, with regtest headers mined in the test. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   anchored,
   bundle,
@@ -15,27 +13,15 @@ import {
   key,
   signer,
 } from '../../provenance/verify/verify.testkit.js';
+import { cli as lightproof } from '../cli.testkit.js';
 
-const entry = fileURLToPath(new URL('../main.ts', import.meta.url));
 let dir: string;
+const cli = (args: string[]) => lightproof(['verify', ...args]);
 const path = (name: string) => join(dir, name);
 const write = (name: string, content: string | Uint8Array) => {
   writeFileSync(path(name), content);
   return path(name);
 };
-
-function cli(args: string[]): Promise<{ status: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'verify', ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'lp-verify-cli-'));
