@@ -48,17 +48,16 @@ file it stamps (FILE without .ots). Without a header source, what a proof says a
 as not proved. Exit status 0 only when everything checked verified; 1 when anything failed; 2 for a
 usage error.
 
-Examples:
-  receipt (the Lightproof-Receipt header value, or JSON {"header": ..., "key": ...}):
+Example:
   $ lightproof verify receipt.txt --key 5f0c...e1a2
-  log entry with its proof (from \`lightproof log prove\`):
   $ lightproof verify entry-42.proof.json --key agent-log.pub --bitcoin-node http://user:pass@127.0.0.1:8332
-  checkpoint note (with checkpoints/8.txt.ots beside it):
   $ lightproof verify agent-log/checkpoints/8.txt --key agent-log/log.pub --headers headers.txt
-  model manifest (with llama.manifest.json.ots beside it), and the model directory:
   $ lightproof verify llama.manifest.json --dir ./llama --esplora https://blockstream.info/api
-  .ots proof (beside the file it stamps):
-  $ lightproof verify report.pdf.ots --headers mainnet-headers.txt`,
+  $ lightproof verify report.pdf.ots --headers mainnet-headers.txt
+In order: a receipt (the Lightproof-Receipt header value, or JSON {"header": ..., "key": ...}); a log
+entry with its proof (from \`lightproof log prove\`); a checkpoint note (with checkpoints/8.txt.ots
+beside it); a model manifest (with llama.manifest.json.ots beside it) and the model directory; an .ots
+proof (beside the file it stamps).`,
     )
     .action(async (file: string, opts: VerifyCliOptions, cmd: Command) => {
       const hasSource = checkHeaderFlags(cmd, opts, false);
