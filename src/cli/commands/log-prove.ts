@@ -3,14 +3,13 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
 import { isLightproofError, LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
-import { checkCalendarUrl, DEFAULT_CALENDARS } from '../../ots/calendar-client.js';
 import { stampCheckpoint } from '../../provenance/checkpoint-stamp.js';
 import { listCheckpoints, loadOrCreateLogKey, writeCheckpoint } from '../../provenance/checkpoint-store.js';
 import { type MerkleLog, openLog } from '../../provenance/log/index.js';
 import { type LogProofBundle, makeLogProof } from '../../provenance/log-proof.js';
 import { parseCount } from '../args.js';
 import { print } from '../context.js';
-import { asUsage, collect, seconds, usage, warn, writeNewFiles } from './ots-shared.js';
+import { asUsage, calendarFlags, collect, usage, warn, writeNewFiles } from './ots-shared.js';
 
 /**
  * Opens an existing log for one command and always closes it, so its lock never outlives the command.
@@ -209,23 +208,5 @@ function planCheckpoint(
   if (!opts.stamp && (opts.calendar || opts.m !== undefined || opts.timeout !== undefined)) {
     usage(cmd, 'LP_CLI_USAGE', '-c, -m and --timeout only apply with --stamp; add --stamp.');
   }
-  const calendars = opts.calendar?.length
-    ? asUsage(cmd, () => opts.calendar!.map(checkCalendarUrl))
-    : undefined;
-  const n = calendars?.length ?? DEFAULT_CALENDARS.length;
-  const m = opts.m === undefined ? undefined : Number(opts.m);
-  if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
-    usage(
-      cmd,
-      'LP_OTS_BAD_CALENDARS',
-      `-m '${opts.m}' must be a whole number from 1 to ${n}, the number of calendars.`,
-    );
-  }
-  const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 5) * 1000;
-  return {
-    ...(size !== undefined ? { size } : {}),
-    ...(calendars ? { calendars } : {}),
-    ...(m !== undefined ? { m } : {}),
-    timeoutMs,
-  };
+  return { ...(size !== undefined ? { size } : {}), ...calendarFlags(cmd, opts) };
 }

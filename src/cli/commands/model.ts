@@ -3,7 +3,6 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LightproofError } from '../../core/errors.js';
 import { toJson } from '../../core/json.js';
-import { checkCalendarUrl } from '../../ots/calendar-client.js';
 import { serializeOts } from '../../ots/index.js';
 import { stamp } from '../../ots/stamp.js';
 import {
@@ -20,7 +19,7 @@ import {
 } from '../../provenance/index.js';
 import { formatBytes, progressBar } from '../progress.js';
 import { registerModelVerify } from './model-verify.js';
-import { asUsage, collect, outputExists, seconds, usage, warn, writeNewFiles } from './ots-shared.js';
+import { asUsage, calendarFlags, collect, outputExists, usage, warn, writeNewFiles } from './ots-shared.js';
 
 interface HashFlags {
   out?: string;
@@ -227,14 +226,7 @@ Example:
     .action(async (target: string, flags: StampFlags, cmd: Command) => {
       const isDir = existsSync(target) && statSync(target).isDirectory();
       const path = isDir ? (flags.manifest ?? defaultManifestPath(target)) : target;
-      const calendars = flags.calendar?.length
-        ? asUsage(cmd, () => flags.calendar!.map(checkCalendarUrl))
-        : undefined;
-      const n = calendars?.length ?? 4;
-      const m = flags.m === undefined ? undefined : Number(flags.m);
-      if (m !== undefined && (!/^\d+$/.test(flags.m!) || m < 1 || m > n))
-        usage(cmd, 'LP_OTS_BAD_CALENDARS', `-m '${flags.m}' must be a whole number from 1 to ${n}.`);
-      const timeoutMs = seconds(cmd, '--timeout', flags.timeout, 5) * 1000;
+      const { calendars, m, timeoutMs } = calendarFlags(cmd, flags);
       if (existsSync(`${path}.ots`)) throw outputExists(`${path}.ots`);
       let wrote = false;
       if (isDir && !existsSync(path)) {

@@ -1,11 +1,17 @@
 /** What the `lightproof ots` verbs share: usage errors (exit 2), reading proofs, writing files safely. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { link, open, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
+import { writeFileDurably } from '../../core/durable-write.js';
 import { isLightproofError, LightproofError } from '../../core/errors.js';
-import { type DetachedTimestampFile, DIGEST_LENGTHS, type FileHashOp, parseOts } from '../../ots/index.js';
+import {
+  checkCalendarUrl,
+  DEFAULT_CALENDARS,
+  type DetachedTimestampFile,
+  DIGEST_LENGTHS,
+  type FileHashOp,
+  parseOts,
+} from '../../ots/index.js';
 
 /** Proofs are small (the reference examples are under 4 KB); a huge file is not one, and is not read whole. */
 const MAX_PROOF_BYTES = 16 * 1024 * 1024;
@@ -115,20 +121,8 @@ export async function writeNewFiles(files: readonly { path: string; bytes: Uint8
 }
 
 async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await link(tmp, path);
-    } finally {
-      await unlink(tmp);
-    }
+    await writeFileDurably(path, bytes, { replace: false });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(path)) throw outputExists(path);
     throw new LightproofError(
@@ -149,4 +143,32 @@ export function outputExists(path: string): LightproofError {
 
 export function warn(text: string): void {
   process.stderr.write(`${text}\n`);
+}
+
+/** What `-c URL…`, `-m N` and `--timeout S` give a stamp: the calendars (default: the public ones), m of n, and the timeout. */
+export interface CalendarChoice {
+  calendars?: string[];
+  m?: number;
+  timeoutMs: number;
+}
+
+/** Checks -c, -m and --timeout as `ots stamp` does; shared by every command that stamps. */
+export function calendarFlags(
+  cmd: Command,
+  opts: { calendar?: string[]; m?: string; timeout?: string },
+): CalendarChoice {
+  const calendars = opts.calendar?.length
+    ? asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl))
+    : undefined;
+  const n = calendars?.length ?? DEFAULT_CALENDARS.length;
+  const m = opts.m === undefined ? undefined : Number(opts.m);
+  if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
+    usage(
+      cmd,
+      'LP_OTS_BAD_CALENDARS',
+      `-m '${opts.m}' must be a whole number from 1 to ${n}, the number of calendars.`,
+    );
+  }
+  const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 5) * 1000;
+  return { ...(calendars ? { calendars } : {}), ...(m !== undefined ? { m } : {}), timeoutMs };
 }

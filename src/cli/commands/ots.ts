@@ -2,19 +2,17 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { toJson } from '../../core/json.js';
-import { checkCalendarUrl, DEFAULT_CALENDARS } from '../../ots/calendar-client.js';
 import { serializeOts } from '../../ots/index.js';
 import { formatInfo } from '../../ots/info.js';
 import { type CalendarOutcome, type StampInput, stamp } from '../../ots/stamp.js';
 import { progressBar } from '../progress.js';
 import {
-  asUsage,
+  calendarFlags,
   collect,
   digestArg,
   hashOp,
   outputExists,
   readProof,
-  seconds,
   usage,
   warn,
   writeNewFiles,
@@ -147,19 +145,7 @@ function planStamp(cmd: Command, files: string[], opts: StampOptions): StampPlan
   if (inputs.length === 0) {
     usage(cmd, 'LP_OTS_NOTHING_TO_STAMP', 'Give at least one FILE, - for stdin, or --digest HEX.');
   }
-  const calendars = opts.calendar?.length
-    ? asUsage(cmd, () => (opts.calendar ?? []).map(checkCalendarUrl))
-    : undefined;
-  const n = calendars?.length ?? DEFAULT_CALENDARS.length;
-  const m = opts.m === undefined ? undefined : Number(opts.m);
-  if (m !== undefined && (!/^\d+$/.test(opts.m!) || m < 1 || m > n)) {
-    usage(
-      cmd,
-      'LP_OTS_BAD_CALENDARS',
-      `-m '${opts.m}' must be a whole number from 1 to ${n}, the number of calendars.`,
-    );
-  }
-  const timeoutMs = seconds(cmd, '--timeout', opts.timeout, 5) * 1000;
+  const { calendars, m, timeoutMs } = calendarFlags(cmd, opts);
   const seen = new Set<string>();
   for (const { out } of inputs) {
     if (out === null) continue;

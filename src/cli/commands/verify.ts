@@ -54,8 +54,8 @@ Example:
   $ lightproof verify agent-log/checkpoints/8.txt --key agent-log/log.pub --headers headers.txt
   $ lightproof verify llama.manifest.json --dir ./llama --esplora https://blockstream.info/api
   $ lightproof verify report.pdf.ots --headers mainnet-headers.txt
-In order: a receipt (the Lightproof-Receipt header value, or JSON {"header": ..., "key": ...}); a log
-entry with its proof (from \`lightproof log prove\`); a checkpoint note (with checkpoints/8.txt.ots
+In order: a receipt (the Lightproof-Receipt header value, or JSON {"header": ..., "key": ...});
+a log entry with its proof (from \`lightproof log prove\`); a checkpoint note (with checkpoints/8.txt.ots
 beside it); a model manifest (with llama.manifest.json.ots beside it) and the model directory; an .ots
 proof (beside the file it stamps).`,
     )

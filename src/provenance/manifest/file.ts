@@ -1,7 +1,7 @@
 /** Manifest files: read with a size limit and strict parse, written whole or not at all. */
 import { readFileSync, statSync } from 'node:fs';
-import { link, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { writeFileDurably } from '../../core/durable-write.js';
 import { isLightproofError, LightproofError } from '../../core/errors.js';
 import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from './statement.js';
 
@@ -18,25 +18,9 @@ export function manifestExists(path: string): LightproofError {
 
 /** Written aside, synced, then moved into place: a crash leaves the old manifest or the whole new one. */
 export async function writeManifestFile(path: string, bytes: Uint8Array, replace: boolean): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (replace) await rename(tmp, path);
-    else {
-      try {
-        await link(tmp, path);
-      } finally {
-        await unlink(tmp);
-      }
-    }
+    await writeFileDurably(path, bytes, { replace });
   } catch (err) {
-    await unlink(tmp).catch(() => {});
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw manifestExists(path);
     throw new LightproofError(
       'LP_MANIFEST_WRITE_FAILED',
